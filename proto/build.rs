@@ -29,10 +29,8 @@ fn add_json_attributes(config: &mut prost_build::Config, fds: &FileDescriptorSet
         let package = file.package();
         for message in &file.message_type {
             let path = format!(".{package}.{}", message.name());
-            config.type_attribute(
-                &path,
-                "#[derive(serde::Serialize, serde::Deserialize)]\n#[serde(default)]",
-            );
+            config
+                .type_attribute(&path, "#[derive(serde::Serialize, serde::Deserialize)]\n#[serde(default)]");
             for field in &message.field {
                 config.field_attribute(
                     format!("{path}.{}", field.name()),
@@ -68,10 +66,7 @@ fn field_attribute(
         (Type::Int32, false) => Some("with = \"crate::json::int32\"".to_string()),
         (Type::Double, false) => Some("with = \"crate::json::double\"".to_string()),
         (Type::Enum, single_or_list) => {
-            let rust_type = field
-                .type_name()
-                .trim_start_matches(&format!(".{package}."))
-                .to_string();
+            let rust_type = field.type_name().trim_start_matches(&format!(".{package}.")).to_string();
             let module = if single_or_list { "enum_list" } else { "enumeration" };
             Some(format!(
                 "serialize_with = \"crate::json::{module}::serialize::<crate::{rust_type}, _>\", \
@@ -81,9 +76,7 @@ fn field_attribute(
         // Singular messages are `Option`s, which already read null as absent.
         (Type::Message, false) => None,
         _ if is_map || repeated => Some("deserialize_with = \"crate::json::null_default\"".into()),
-        (Type::String | Type::Bool, false) => {
-            Some("deserialize_with = \"crate::json::null_default\"".into())
-        }
+        (Type::String | Type::Bool, false) => Some("deserialize_with = \"crate::json::null_default\"".into()),
         (other, _) => panic!("field {} has type {other:?}, which json.rs does not map", field.name()),
     };
     parts.extend(mapping);

@@ -80,10 +80,9 @@ impl Scalar {
             // `as` saturates, so the round trip only holds for integral values in range.
             Scalar::Float(v) if (v as i128) as f64 == v && v > -9.3e18 && v < 9.3e18 => v as i128,
             Scalar::Float(v) => return Err(E::custom(format_args!("{v} is not an integer"))),
-            Scalar::Text(s) => s
-                .trim()
-                .parse::<i128>()
-                .map_err(|_| E::custom(format_args!("\"{s}\" is not an integer")))?,
+            Scalar::Text(s) => {
+                s.trim().parse::<i128>().map_err(|_| E::custom(format_args!("\"{s}\" is not an integer")))?
+            }
             Scalar::Null => 0,
         };
         if value < i128::from(min) || value > i128::from(max) {
@@ -149,9 +148,9 @@ pub mod double {
                 "NaN" => Ok(f64::NAN),
                 "Infinity" => Ok(f64::INFINITY),
                 "-Infinity" => Ok(f64::NEG_INFINITY),
-                other => other
-                    .parse()
-                    .map_err(|_| de::Error::custom(format_args!("\"{other}\" is not a number"))),
+                other => {
+                    other.parse().map_err(|_| de::Error::custom(format_args!("\"{other}\" is not a number")))
+                }
             },
         }
     }
@@ -226,7 +225,9 @@ pub mod enum_list {
     }
 
     /// Reads a list of names or numbers; `null` is the empty list.
-    pub fn deserialize<'de, E: ProtoEnum, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<i32>, D::Error> {
+    pub fn deserialize<'de, E: ProtoEnum, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<i32>, D::Error> {
         struct ListVisitor<E>(core::marker::PhantomData<E>);
         impl<'de, E: ProtoEnum> Visitor<'de> for ListVisitor<E> {
             type Value = Vec<i32>;
@@ -267,7 +268,11 @@ mod tests {
         let request = CreateVmRequest {
             vm_id: String::new(),
             config: Some(VmConfig {
-                memory: Some(MemoryConfig { size_bytes: 1 << 30, hotplug_enabled: true, ..Default::default() }),
+                memory: Some(MemoryConfig {
+                    size_bytes: 1 << 30,
+                    hotplug_enabled: true,
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             customer_id: "alice".into(),
@@ -310,7 +315,8 @@ mod tests {
         assert_eq!(response.state, 3);
         let response: BootVmResponse = serde_json::from_str(r#"{"state":77}"#).unwrap();
         assert_eq!(response.state, 77);
-        let filter: ListVmsRequest = serde_json::from_str(r#"{"stateFilter":["VM_STATE_RUNNING",2,88]}"#).unwrap();
+        let filter: ListVmsRequest =
+            serde_json::from_str(r#"{"stateFilter":["VM_STATE_RUNNING",2,88]}"#).unwrap();
         assert_eq!(filter.state_filter, [2, 2, 88]);
     }
 

@@ -86,14 +86,8 @@ mod tests {
 
     #[test]
     fn routes_follow_the_package() {
-        assert_eq!(
-            Method::GetVmInfo.path(DEFAULT_PACKAGE),
-            "/metal.vmprovisioner.v1.VmService/GetVmInfo"
-        );
-        assert_eq!(
-            Method::CreateVm.path(LEGACY_PACKAGE),
-            "/vmprovisioner.v1.VmService/CreateVm"
-        );
+        assert_eq!(Method::GetVmInfo.path(DEFAULT_PACKAGE), "/metal.vmprovisioner.v1.VmService/GetVmInfo");
+        assert_eq!(Method::CreateVm.path(LEGACY_PACKAGE), "/vmprovisioner.v1.VmService/CreateVm");
     }
 
     #[test]

@@ -9,9 +9,7 @@ use prost::Message;
 const VM_ID: &str = "ud-0123456789abcdef";
 
 fn hex(text: &str) -> Vec<u8> {
-    text.split_whitespace()
-        .map(|byte| u8::from_str_radix(byte, 16).unwrap())
-        .collect()
+    text.split_whitespace().map(|byte| u8::from_str_radix(byte, 16).unwrap()).collect()
 }
 
 fn id_bytes() -> Vec<u8> {

@@ -1,4 +1,5 @@
 //! Pins the shape of the wire schema against the real server's (wire facts §1-§4).
+#![allow(clippy::unwrap_used)]
 
 use prost_types::field_descriptor_proto::Type;
 
@@ -27,7 +28,17 @@ fn service_has_the_nine_unary_rpcs() {
     let names: Vec<_> = service.method.iter().map(|m| m.name()).collect();
     assert_eq!(
         names,
-        ["CreateVm", "DeleteVm", "BootVm", "ShutdownVm", "PauseVm", "ResumeVm", "RebootVm", "GetVmInfo", "ListVms"]
+        [
+            "CreateVm",
+            "DeleteVm",
+            "BootVm",
+            "ShutdownVm",
+            "PauseVm",
+            "ResumeVm",
+            "RebootVm",
+            "GetVmInfo",
+            "ListVms"
+        ]
     );
     for method in &service.method {
         assert!(!method.client_streaming() && !method.server_streaming());

@@ -1,0 +1,239 @@
+//! Connect unary over HTTP, without I/O: requests in, HTTP requests out; HTTP responses in,
+//! typed responses or Connect errors out.
+
+pub mod body;
+pub mod convert;
+pub mod error_body;
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use metald_proto as pb;
+use metald_proto::route::Method;
+
+pub use crate::bindings::exports::metald::client::codec::{
+    HttpRequest, HttpResponse, RpcMethod, RpcRequest, RpcResponse,
+};
+use crate::errors::{invalid, issues_to_result, transport};
+use crate::model::*;
+use crate::options::Resolved;
+use convert::*;
+
+/// Sent as `User-Agent`.
+pub const USER_AGENT: &str = concat!("metald-client-component/", env!("CARGO_PKG_VERSION"));
+
+/// The method a request calls.
+pub fn method_of(request: &RpcRequest) -> RpcMethod {
+    match request {
+        RpcRequest::CreateVm(_) => RpcMethod::CreateVm,
+        RpcRequest::DeleteVm(_) => RpcMethod::DeleteVm,
+        RpcRequest::BootVm(_) => RpcMethod::BootVm,
+        RpcRequest::ShutdownVm(_) => RpcMethod::ShutdownVm,
+        RpcRequest::PauseVm(_) => RpcMethod::PauseVm,
+        RpcRequest::ResumeVm(_) => RpcMethod::ResumeVm,
+        RpcRequest::RebootVm(_) => RpcMethod::RebootVm,
+        RpcRequest::GetVmInfo(_) => RpcMethod::GetVmInfo,
+        RpcRequest::ListVms(_) => RpcMethod::ListVms,
+    }
+}
+
+/// The route of a method.
+pub fn route(method: RpcMethod) -> Method {
+    match method {
+        RpcMethod::CreateVm => Method::CreateVm,
+        RpcMethod::DeleteVm => Method::DeleteVm,
+        RpcMethod::BootVm => Method::BootVm,
+        RpcMethod::ShutdownVm => Method::ShutdownVm,
+        RpcMethod::PauseVm => Method::PauseVm,
+        RpcMethod::ResumeVm => Method::ResumeVm,
+        RpcMethod::RebootVm => Method::RebootVm,
+        RpcMethod::GetVmInfo => Method::GetVmInfo,
+        RpcMethod::ListVms => Method::ListVms,
+    }
+}
+
+fn content_type(codec: Codec) -> &'static str {
+    match codec {
+        Codec::Proto => "application/proto",
+        Codec::Json => "application/json",
+    }
+}
+
+fn encode<M: prost::Message + serde::Serialize>(message: &M, codec: Codec) -> Vec<u8> {
+    match codec {
+        Codec::Proto => message.encode_to_vec(),
+        // Serializing these plain structs cannot fail; an empty body would be caught by the server.
+        Codec::Json => serde_json::to_vec(message).unwrap_or_default(),
+    }
+}
+
+fn require_vm_id(vm_id: &str) -> Result<(), Error> {
+    if vm_id.is_empty() { Err(invalid("vm-id", "must not be empty")) } else { Ok(()) }
+}
+
+/// The HTTP request for `request`, with `timeout_ms` as its `Connect-Timeout-Ms`.
+pub fn encode_request(
+    options: &Resolved,
+    request: &RpcRequest,
+    timeout_ms: u32,
+) -> Result<HttpRequest, Error> {
+    let codec = options.codec;
+    let body = match request {
+        RpcRequest::CreateVm(r) => {
+            issues_to_result(crate::validation::config_issues(&r.config))?;
+            encode(
+                &pb::CreateVmRequest {
+                    vm_id: r.vm_id.clone(),
+                    config: Some(config_to_proto(&r.config)),
+                    customer_id: options.user_id.clone(),
+                },
+                codec,
+            )
+        }
+        RpcRequest::DeleteVm(r) => {
+            require_vm_id(&r.vm_id)?;
+            encode(&pb::DeleteVmRequest { vm_id: r.vm_id.clone(), force: r.force }, codec)
+        }
+        RpcRequest::BootVm(id) => {
+            require_vm_id(id)?;
+            encode(&pb::BootVmRequest { vm_id: id.clone() }, codec)
+        }
+        RpcRequest::ShutdownVm(r) => {
+            require_vm_id(&r.vm_id)?;
+            encode(
+                &pb::ShutdownVmRequest {
+                    vm_id: r.vm_id.clone(),
+                    force: r.force,
+                    timeout_seconds: r.timeout_seconds,
+                },
+                codec,
+            )
+        }
+        RpcRequest::PauseVm(id) => {
+            require_vm_id(id)?;
+            encode(&pb::PauseVmRequest { vm_id: id.clone() }, codec)
+        }
+        RpcRequest::ResumeVm(id) => {
+            require_vm_id(id)?;
+            encode(&pb::ResumeVmRequest { vm_id: id.clone() }, codec)
+        }
+        RpcRequest::RebootVm(r) => {
+            require_vm_id(&r.vm_id)?;
+            encode(&pb::RebootVmRequest { vm_id: r.vm_id.clone(), force: r.force }, codec)
+        }
+        RpcRequest::GetVmInfo(id) => {
+            require_vm_id(id)?;
+            encode(&pb::GetVmInfoRequest { vm_id: id.clone() }, codec)
+        }
+        RpcRequest::ListVms(r) => encode(
+            &pb::ListVmsRequest {
+                state_filter: states_to_proto(&r.state_filter),
+                page_size: r.page_size,
+                page_token: r.page_token.clone(),
+            },
+            codec,
+        ),
+    };
+    let method = route(method_of(request));
+    let headers = vec![
+        ("content-type".to_string(), content_type(codec).to_string()),
+        ("content-length".to_string(), body.len().to_string()),
+        ("connect-protocol-version".to_string(), "1".to_string()),
+        ("connect-timeout-ms".to_string(), timeout_ms.max(1).to_string()),
+        ("accept-encoding".to_string(), "gzip".to_string()),
+        ("authorization".to_string(), format!("Bearer dev_user_{}", options.user_id)),
+        ("x-tenant-id".to_string(), options.tenant_id.clone()),
+        ("user-agent".to_string(), USER_AGENT.to_string()),
+    ];
+    Ok(HttpRequest {
+        method: "POST".into(),
+        url: format!("{}{}", options.base_url(), method.path(&options.route_prefix)),
+        headers,
+        body,
+    })
+}
+
+/// The value of header `name` (case-insensitive), if present.
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+fn decode_message<M>(bytes: &[u8], codec: Codec, method: Method) -> Result<M, Error>
+where
+    M: prost::Message + Default + serde::de::DeserializeOwned,
+{
+    let result = match codec {
+        Codec::Proto => M::decode(bytes).map_err(|e| e.to_string()),
+        Codec::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+    };
+    result.map_err(|e| transport(ErrorCode::Internal, format!("malformed {} response: {e}", method.name())))
+}
+
+/// The typed response, or the error the HTTP response carries.
+pub fn decode_response(
+    options: &Resolved,
+    method: RpcMethod,
+    response: &HttpResponse,
+) -> Result<RpcResponse, Error> {
+    let encoding = header(&response.headers, "content-encoding");
+    if response.status != 200 {
+        // An undecodable error body still yields the status-inferred error.
+        let body = body::decode(encoding, &response.body, options.max_response_bytes).unwrap_or_default();
+        return Err(Error::Connect(error_body::parse(response.status, &body)));
+    }
+    let expected = content_type(options.codec);
+    let actual = header(&response.headers, "content-type").unwrap_or_default();
+    let base = actual.split(';').next().unwrap_or_default().trim();
+    if !base.eq_ignore_ascii_case(expected) {
+        return Err(transport(
+            ErrorCode::Internal,
+            format!("unexpected response content-type {actual:?} (expected {expected})"),
+        ));
+    }
+    let bytes = body::decode(encoding, &response.body, options.max_response_bytes)?;
+    let codec = options.codec;
+    let route = route(method);
+    Ok(match method {
+        RpcMethod::CreateVm => {
+            let r: pb::CreateVmResponse = decode_message(&bytes, codec, route)?;
+            RpcResponse::CreateVm(CreateVmResponse { vm_id: r.vm_id, state: state_from_proto(r.state) })
+        }
+        RpcMethod::DeleteVm => {
+            let r: pb::DeleteVmResponse = decode_message(&bytes, codec, route)?;
+            RpcResponse::DeleteVm(DeleteVmResponse { success: r.success })
+        }
+        RpcMethod::BootVm => {
+            let r: pb::BootVmResponse = decode_message(&bytes, codec, route)?;
+            RpcResponse::BootVm(state_change(r.success, r.state))
+        }
+        RpcMethod::ShutdownVm => {
+            let r: pb::ShutdownVmResponse = decode_message(&bytes, codec, route)?;
+            RpcResponse::ShutdownVm(state_change(r.success, r.state))
+        }
+        RpcMethod::PauseVm => {
+            let r: pb::PauseVmResponse = decode_message(&bytes, codec, route)?;
+            RpcResponse::PauseVm(state_change(r.success, r.state))
+        }
+        RpcMethod::ResumeVm => {
+            let r: pb::ResumeVmResponse = decode_message(&bytes, codec, route)?;
+            RpcResponse::ResumeVm(state_change(r.success, r.state))
+        }
+        RpcMethod::RebootVm => {
+            let r: pb::RebootVmResponse = decode_message(&bytes, codec, route)?;
+            RpcResponse::RebootVm(state_change(r.success, r.state))
+        }
+        RpcMethod::GetVmInfo => {
+            let r: pb::GetVmInfoResponse = decode_message(&bytes, codec, route)?;
+            RpcResponse::GetVmInfo(vm_info_response_from_proto(r))
+        }
+        RpcMethod::ListVms => {
+            let r: pb::ListVmsResponse = decode_message(&bytes, codec, route)?;
+            RpcResponse::ListVms(list_response_from_proto(r))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,260 @@
+use super::*;
+use crate::bindings::exports::metald::client::templates::Template;
+use prost::Message;
+
+fn options(codec: Codec) -> Resolved {
+    Resolved::new(&ClientOptions {
+        server: "http://127.0.0.1:8080/prefix/".into(),
+        user_id: "alice".into(),
+        tenant_id: "acme".into(),
+        timeout_ms: None,
+        route_prefix: None,
+        codec: Some(codec),
+        retries: None,
+        max_response_bytes: Some(1 << 20),
+    })
+    .unwrap()
+}
+
+fn ok(content_type: &str, body: Vec<u8>) -> HttpResponse {
+    HttpResponse { status: 200, headers: vec![("Content-Type".into(), content_type.into())], body }
+}
+
+fn expect_transport(result: Result<RpcResponse, Error>, code: ErrorCode) -> String {
+    match result {
+        Err(Error::Transport(t)) if t.code == code => t.message,
+        other => panic!("expected a {code:?} transport error, got {other:?}"),
+    }
+}
+
+#[test]
+fn boot_request_is_a_connect_unary_post() {
+    let request =
+        encode_request(&options(Codec::Proto), &RpcRequest::BootVm("ud-0123456789abcdef".into()), 1234)
+            .unwrap();
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.url, "http://127.0.0.1:8080/prefix/metal.vmprovisioner.v1.VmService/BootVm");
+    let mut expected_body = vec![0x0a, 0x13];
+    expected_body.extend_from_slice(b"ud-0123456789abcdef");
+    assert_eq!(request.body, expected_body);
+    let h = |name| header(&request.headers, name).unwrap();
+    assert_eq!(h("content-type"), "application/proto");
+    assert_eq!(h("content-length"), "21");
+    assert_eq!(h("connect-protocol-version"), "1");
+    assert_eq!(h("connect-timeout-ms"), "1234");
+    assert_eq!(h("accept-encoding"), "gzip");
+    assert_eq!(h("authorization"), "Bearer dev_user_alice");
+    assert_eq!(h("x-tenant-id"), "acme");
+}
+
+#[test]
+fn legacy_route_prefix_changes_the_path() {
+    let mut legacy = options(Codec::Proto);
+    legacy.route_prefix = "vmprovisioner.v1".into();
+    let request = encode_request(&legacy, &RpcRequest::ListVms(list_request()), 1).unwrap();
+    assert!(request.url.ends_with("/prefix/vmprovisioner.v1.VmService/ListVms"), "{}", request.url);
+}
+
+fn list_request() -> ListVmsRequest {
+    ListVmsRequest { state_filter: vec![], page_size: 50, page_token: String::new() }
+}
+
+#[test]
+fn list_request_matches_the_go_client_bytes() {
+    let request = encode_request(&options(Codec::Proto), &RpcRequest::ListVms(list_request()), 1).unwrap();
+    assert_eq!(request.body, [0x10, 0x32]);
+}
+
+#[test]
+fn create_request_carries_the_user_as_customer_and_validates_first() {
+    let config = crate::templates::config(Template::Minimal);
+    let request = encode_request(
+        &options(Codec::Proto),
+        &RpcRequest::CreateVm(CreateVmRequest { vm_id: String::new(), config: config.clone() }),
+        1,
+    )
+    .unwrap();
+    let sent = pb::CreateVmRequest::decode(&request.body[..]).unwrap();
+    assert_eq!(sent.customer_id, "alice");
+    assert_eq!(config_from_proto(sent.config.unwrap()), config);
+
+    let mut bad = config;
+    bad.cpu = None;
+    let error = encode_request(
+        &options(Codec::Proto),
+        &RpcRequest::CreateVm(CreateVmRequest { vm_id: String::new(), config: bad }),
+        1,
+    )
+    .unwrap_err();
+    assert!(matches!(&error, Error::InvalidConfig(i) if i[0].field == "cpu"), "{error:?}");
+}
+
+#[test]
+fn json_codec_sends_protobuf_json() {
+    let request = encode_request(
+        &options(Codec::Json),
+        &RpcRequest::ShutdownVm(ShutdownVmRequest { vm_id: "ud-1".into(), force: true, timeout_seconds: 30 }),
+        1,
+    )
+    .unwrap();
+    assert_eq!(header(&request.headers, "content-type"), Some("application/json"));
+    assert_eq!(request.body, br#"{"vmId":"ud-1","force":true,"timeoutSeconds":30}"#);
+}
+
+#[test]
+fn empty_vm_ids_are_refused_before_sending() {
+    for request in [
+        RpcRequest::BootVm(String::new()),
+        RpcRequest::GetVmInfo(String::new()),
+        RpcRequest::DeleteVm(DeleteVmRequest { vm_id: String::new(), force: false }),
+    ] {
+        assert_eq!(
+            encode_request(&options(Codec::Proto), &request, 1).unwrap_err(),
+            invalid("vm-id", "must not be empty")
+        );
+    }
+}
+
+/// A message encoded with each codec.
+type Encodings = [(Codec, Vec<u8>); 2];
+
+#[test]
+fn decodes_every_response_type_in_both_codecs() {
+    let info = pb::GetVmInfoResponse {
+        vm_id: "ud-1".into(),
+        config: Some(config_to_proto(&crate::templates::config(Template::Standard))),
+        state: 2,
+        metrics: None,
+        backend_info: [("host".to_string(), "h1".to_string())].into(),
+        network_info: Some(pb::VmNetworkInfo { ip_address: "10.0.0.2".into(), ..Default::default() }),
+    };
+    let list = pb::ListVmsResponse {
+        vms: vec![pb::VmInfo { vm_id: "ud-1".into(), state: 3, vcpu_count: 2, ..Default::default() }],
+        next_page_token: "t".into(),
+        total_count: 7,
+    };
+    fn both<M: prost::Message + serde::Serialize>(m: &M) -> [(Codec, Vec<u8>); 2] {
+        [(Codec::Proto, m.encode_to_vec()), (Codec::Json, serde_json::to_vec(m).unwrap())]
+    }
+    let cases: Vec<(RpcMethod, Encodings)> = vec![
+        (RpcMethod::CreateVm, both(&pb::CreateVmResponse { vm_id: "ud-1".into(), state: 1 })),
+        (RpcMethod::DeleteVm, both(&pb::DeleteVmResponse { success: true })),
+        (RpcMethod::BootVm, both(&pb::BootVmResponse { success: true, state: 2 })),
+        (RpcMethod::ShutdownVm, both(&pb::ShutdownVmResponse { success: true, state: 4 })),
+        (RpcMethod::PauseVm, both(&pb::PauseVmResponse { success: true, state: 3 })),
+        (RpcMethod::ResumeVm, both(&pb::ResumeVmResponse { success: true, state: 2 })),
+        (RpcMethod::RebootVm, both(&pb::RebootVmResponse { success: true, state: 2 })),
+        (RpcMethod::GetVmInfo, both(&info)),
+        (RpcMethod::ListVms, both(&list)),
+    ];
+    for (method, encodings) in cases {
+        let mut decoded = Vec::new();
+        for (codec, body) in encodings {
+            let content_type =
+                if codec == Codec::Proto { "application/proto" } else { "application/json; charset=utf-8" };
+            decoded.push(decode_response(&options(codec), method, &ok(content_type, body)).unwrap());
+        }
+        assert_eq!(decoded[0], decoded[1], "{method:?}: proto and JSON agree");
+        assert_eq!(method_of_response(&decoded[0]), method);
+    }
+    let RpcResponse::GetVmInfo(info) = decode_response(
+        &options(Codec::Proto),
+        RpcMethod::GetVmInfo,
+        &ok("application/proto", info.encode_to_vec()),
+    )
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(info.backend_info, vec![("host".to_string(), "h1".to_string())], "backend_info is kept");
+    assert_eq!(info.state, VmState::Running);
+    assert_eq!(info.network_info.unwrap().ip_address, "10.0.0.2");
+}
+
+fn method_of_response(response: &RpcResponse) -> RpcMethod {
+    match response {
+        RpcResponse::CreateVm(_) => RpcMethod::CreateVm,
+        RpcResponse::DeleteVm(_) => RpcMethod::DeleteVm,
+        RpcResponse::BootVm(_) => RpcMethod::BootVm,
+        RpcResponse::ShutdownVm(_) => RpcMethod::ShutdownVm,
+        RpcResponse::PauseVm(_) => RpcMethod::PauseVm,
+        RpcResponse::ResumeVm(_) => RpcMethod::ResumeVm,
+        RpcResponse::RebootVm(_) => RpcMethod::RebootVm,
+        RpcResponse::GetVmInfo(_) => RpcMethod::GetVmInfo,
+        RpcResponse::ListVms(_) => RpcMethod::ListVms,
+    }
+}
+
+#[test]
+fn gzip_success_bodies_are_decoded_including_empty_messages() {
+    let body = pb::DeleteVmResponse { success: true }.encode_to_vec();
+    let mut response = ok("application/proto", body::tests::gzip_stored(&body));
+    response.headers.push(("Content-Encoding".into(), "gzip".into()));
+    let decoded = decode_response(&options(Codec::Proto), RpcMethod::DeleteVm, &response).unwrap();
+    assert_eq!(decoded, RpcResponse::DeleteVm(DeleteVmResponse { success: true }));
+
+    let mut empty = ok("application/proto", body::tests::gzip_stored(b""));
+    empty.headers.push(("content-encoding".into(), "gzip".into()));
+    let decoded = decode_response(&options(Codec::Proto), RpcMethod::DeleteVm, &empty).unwrap();
+    assert_eq!(decoded, RpcResponse::DeleteVm(DeleteVmResponse { success: false }));
+}
+
+#[test]
+fn error_responses_become_connect_errors_even_when_gzipped() {
+    let json = br#"{"code":"permission_denied","message":"access denied: VM not owned by customer"}"#;
+    let mut response = HttpResponse {
+        status: 403,
+        headers: vec![("content-encoding".into(), "gzip".into())],
+        body: body::tests::gzip_stored(json),
+    };
+    let Err(Error::Connect(error)) = decode_response(&options(Codec::Proto), RpcMethod::BootVm, &response)
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (error.code, error.message.as_str(), error.http_status),
+        (ErrorCode::PermissionDenied, "access denied: VM not owned by customer", 403)
+    );
+
+    response.body = b"\x1f\x8bnot really gzip at all......".to_vec();
+    let Err(Error::Connect(error)) = decode_response(&options(Codec::Proto), RpcMethod::BootVm, &response)
+    else {
+        panic!()
+    };
+    assert_eq!(error.code, ErrorCode::PermissionDenied, "inferred from 403");
+}
+
+#[test]
+fn wrong_content_type_on_success_is_an_internal_error() {
+    let message = expect_transport(
+        decode_response(&options(Codec::Proto), RpcMethod::BootVm, &ok("text/html", b"<html>".to_vec())),
+        ErrorCode::Internal,
+    );
+    assert_eq!(message, "unexpected response content-type \"text/html\" (expected application/proto)");
+}
+
+#[test]
+fn garbage_success_bodies_are_internal_errors() {
+    let message = expect_transport(
+        decode_response(
+            &options(Codec::Proto),
+            RpcMethod::GetVmInfo,
+            &ok("application/proto", vec![0xff, 0xff, 0xff]),
+        ),
+        ErrorCode::Internal,
+    );
+    assert!(message.starts_with("malformed GetVmInfo response"), "{message}");
+    expect_transport(
+        decode_response(&options(Codec::Json), RpcMethod::ListVms, &ok("application/json", b"{".to_vec())),
+        ErrorCode::Internal,
+    );
+}
+
+#[test]
+fn oversized_success_bodies_are_resource_exhausted() {
+    let mut small = options(Codec::Proto);
+    small.max_response_bytes = 4;
+    expect_transport(
+        decode_response(&small, RpcMethod::ListVms, &ok("application/proto", vec![0; 5])),
+        ErrorCode::ResourceExhausted,
+    );
+}

@@ -1,0 +1,137 @@
+//! The `client` resource: each method is one RPC through [`crate::call::call`].
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::bindings::exports::metald::client::client::{self, Client};
+use crate::call::call;
+use crate::codec::{RpcRequest, RpcResponse};
+use crate::model::*;
+use crate::options::Resolved;
+use crate::wasi_transport::WasiTransport;
+
+/// Page size `list-all-vms` asks for (the server's maximum).
+const LIST_ALL_PAGE_SIZE: i32 = 100;
+/// Pages `list-all-vms` follows before it assumes the server is looping.
+const LIST_ALL_MAX_PAGES: usize = 100_000;
+
+/// A client owned by the component's caller.
+pub struct ClientResource {
+    options: Resolved,
+}
+
+impl client::Guest for super::Component {
+    type Client = ClientResource;
+}
+
+impl ClientResource {
+    fn rpc(&self, request: RpcRequest) -> Result<RpcResponse, Error> {
+        call(&mut WasiTransport::new(), &self.options, &request)
+    }
+}
+
+/// The codec decodes each method into its own response case, so this cannot happen.
+fn mismatch(_: RpcResponse) -> Error {
+    Error::Other("internal error: the codec returned a response of another method".into())
+}
+
+impl client::GuestClient for ClientResource {
+    fn open(options: ClientOptions) -> Result<Client, Error> {
+        Ok(Client::new(ClientResource { options: Resolved::new(&options)? }))
+    }
+
+    fn options(&self) -> ClientOptions {
+        self.options.to_options()
+    }
+
+    fn create_vm(&self, config: VmConfig) -> Result<CreateVmResponse, Error> {
+        match self.rpc(RpcRequest::CreateVm(CreateVmRequest { vm_id: String::new(), config }))? {
+            RpcResponse::CreateVm(r) => Ok(r),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    fn delete_vm(&self, request: DeleteVmRequest) -> Result<DeleteVmResponse, Error> {
+        match self.rpc(RpcRequest::DeleteVm(request))? {
+            RpcResponse::DeleteVm(r) => Ok(r),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    fn boot_vm(&self, vm_id: String) -> Result<BootVmResponse, Error> {
+        match self.rpc(RpcRequest::BootVm(vm_id))? {
+            RpcResponse::BootVm(r) => Ok(r),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    fn shutdown_vm(&self, request: ShutdownVmRequest) -> Result<ShutdownVmResponse, Error> {
+        match self.rpc(RpcRequest::ShutdownVm(request))? {
+            RpcResponse::ShutdownVm(r) => Ok(r),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    fn pause_vm(&self, vm_id: String) -> Result<PauseVmResponse, Error> {
+        match self.rpc(RpcRequest::PauseVm(vm_id))? {
+            RpcResponse::PauseVm(r) => Ok(r),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    fn resume_vm(&self, vm_id: String) -> Result<ResumeVmResponse, Error> {
+        match self.rpc(RpcRequest::ResumeVm(vm_id))? {
+            RpcResponse::ResumeVm(r) => Ok(r),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    fn reboot_vm(&self, request: RebootVmRequest) -> Result<RebootVmResponse, Error> {
+        match self.rpc(RpcRequest::RebootVm(request))? {
+            RpcResponse::RebootVm(r) => Ok(r),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    fn get_vm_info(&self, vm_id: String) -> Result<GetVmInfoResponse, Error> {
+        match self.rpc(RpcRequest::GetVmInfo(vm_id))? {
+            RpcResponse::GetVmInfo(r) => Ok(r),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    fn list_vms(&self, request: ListVmsRequest) -> Result<ListVmsResponse, Error> {
+        match self.rpc(RpcRequest::ListVms(request))? {
+            RpcResponse::ListVms(r) => Ok(r),
+            other => Err(mismatch(other)),
+        }
+    }
+
+    fn list_all_vms(&self, state_filter: Vec<VmState>) -> Result<Vec<VmInfo>, Error> {
+        let mut vms = Vec::new();
+        let mut seen_tokens: Vec<String> = Vec::new();
+        let mut page_token = String::new();
+        for _ in 0..LIST_ALL_MAX_PAGES {
+            let request = ListVmsRequest {
+                state_filter: state_filter.clone(),
+                page_size: LIST_ALL_PAGE_SIZE,
+                page_token,
+            };
+            let page = self.list_vms(request)?;
+            vms.extend(page.vms);
+            if page.next_page_token.is_empty() {
+                return Ok(vms);
+            }
+            if seen_tokens.contains(&page.next_page_token) {
+                return Err(Error::Other(format!(
+                    "the server returned page token {:?} twice; stopping to avoid an endless listing",
+                    page.next_page_token
+                )));
+            }
+            seen_tokens.push(page.next_page_token.clone());
+            page_token = page.next_page_token;
+        }
+        Err(Error::Other(format!("listing did not end after {LIST_ALL_MAX_PAGES} pages")))
+    }
+}
