@@ -1,0 +1,24 @@
+//! Generates the `VmService` server types (buffa messages) with connectrpc-build, from a
+//! descriptor set compiled by protox (no protoc binary).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    const PROTO: &str = "metal/vmprovisioner/v1/vmprovisioner.proto";
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    let descriptors = protox::Compiler::new([&root])?
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files([root.join(PROTO)])?
+        .encode_file_descriptor_set();
+    let descriptor_path = out.join("vmprovisioner.fds.bin");
+    std::fs::write(&descriptor_path, descriptors)?;
+    connectrpc_build::Config::new()
+        .descriptor_set(&descriptor_path)
+        .files(&[PROTO])
+        .include_file("_connectrpc.rs")
+        // The descriptor file is rewritten on every run; watch the proto instead.
+        .emit_rerun_directives(false)
+        .compile()?;
+    println!("cargo:rerun-if-changed={}", root.join(PROTO).display());
+    Ok(())
+}
