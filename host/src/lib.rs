@@ -1,0 +1,47 @@
+//! metald-host: runs the metald client component natively with wasmtime, and supplies what
+//! the component must not hold: its outbound connections (pooled, with timeouts and an
+//! allow-list) and their TLS identity.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), metald_host::Error> {
+//! use metald_host::{Runtime, RuntimeConfig, bindings::types::ClientOptions};
+//! let runtime = Runtime::new(RuntimeConfig::new(metald_host::plain_transport("http://127.0.0.1:8080")?))?;
+//! let mut client = runtime
+//!     .client(ClientOptions {
+//!         server: "http://127.0.0.1:8080".into(),
+//!         user_id: "alice".into(),
+//!         tenant_id: "acme".into(),
+//!         timeout_ms: None,
+//!         route_prefix: None,
+//!         codec: None,
+//!         retries: None,
+//!         max_response_bytes: None,
+//!     })
+//!     .await?;
+//! let vms = client.list_all_vms(&[]).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod bindings;
+pub mod cli;
+mod client;
+pub mod component;
+mod error;
+mod limits;
+mod runtime;
+mod state;
+pub mod tls;
+pub mod transport;
+
+pub use client::Client;
+pub use error::{Error, code_name, describe};
+pub use runtime::{Instance, Runtime, RuntimeConfig};
+pub use state::HostState;
+
+/// A transport for `server` without a client certificate (`--tls-mode disabled`): the
+/// component may reach only that server.
+pub fn plain_transport(server: &str) -> Result<transport::TransportConfig, Error> {
+    let allowed = transport::AllowedHost::parse(server).map_err(|e| Error::Host(e.to_string()))?;
+    let tls = tls::ServerAuthOnly::new()?;
+    Ok(transport::TransportConfig::new(std::sync::Arc::new(tls), transport::AllowList::new(vec![allowed])))
+}

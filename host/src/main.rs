@@ -1,0 +1,5 @@
+//! `metald-host`: the metald-cli compatible command line of the metald client component.
+
+fn main() -> std::process::ExitCode {
+    metald_host::cli::main()
+}

@@ -1,0 +1,48 @@
+//! What a store holds for one component instance.
+
+use std::time::Duration;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::limits::{Activity, GuestLimits};
+use crate::transport::Hooks;
+
+/// The `T` of `Store<T>`: WASI contexts, the outbound hooks, and the guest's limits.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    hooks: Hooks,
+    pub(crate) limits: GuestLimits,
+    pub(crate) activity: Activity,
+    pub(crate) runaway_budget: Duration,
+}
+
+impl HostState {
+    pub(crate) fn new(hooks: Hooks, activity: Activity, memory_cap: usize, runaway_budget: Duration) -> Self {
+        HostState {
+            // No stdio, environment, files or sockets: the component gets none of them.
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks,
+            limits: GuestLimits { memory_cap, refused_growth: false },
+            activity,
+            runaway_budget,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}

@@ -1,0 +1,148 @@
+//! The outbound allow-list: which `scheme://host:port` the component may reach.
+
+use std::fmt;
+
+/// One allowed destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowedHost {
+    /// `http` or `https`; `None` allows both.
+    pub scheme: Option<String>,
+    /// Host name or IP, lower case (IPv6 in brackets).
+    pub host: String,
+    /// Port; `None` means the scheme's default port.
+    pub port: Option<u16>,
+}
+
+/// Why an allow-list entry did not parse.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid --allow-host {entry:?}: {reason}")]
+pub struct AllowError {
+    entry: String,
+    reason: String,
+}
+
+impl AllowedHost {
+    /// Parses `scheme://host[:port]`, `host:port` or `host`.
+    pub fn parse(entry: &str) -> Result<AllowedHost, AllowError> {
+        let error = |reason: &str| AllowError { entry: entry.into(), reason: reason.into() };
+        let (scheme, rest) = match entry.split_once("://") {
+            Some((scheme @ ("http" | "https"), rest)) => (Some(scheme.to_string()), rest),
+            Some(_) => return Err(error("the scheme must be http or https")),
+            None => (None, entry),
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.is_empty() || rest.contains(['/', '?', '#', '@', '*']) {
+            return Err(error(
+                "expected scheme://host:port, host:port or host; paths and wildcards are not allowed",
+            ));
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => {
+                (host, Some(port.parse::<u16>().map_err(|_| error("the port must be a number 1-65535"))?))
+            }
+            _ => (rest, None),
+        };
+        if host.is_empty() || port == Some(0) {
+            return Err(error("the host and port must not be empty or zero"));
+        }
+        Ok(AllowedHost { scheme, host: host.to_ascii_lowercase(), port })
+    }
+
+    fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        self.scheme.as_deref().is_none_or(|s| s == scheme)
+            && self.host == host
+            && self.port.unwrap_or(default_port) == port
+    }
+}
+
+impl fmt::Display for AllowedHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(scheme) = &self.scheme {
+            write!(f, "{scheme}://")?;
+        }
+        write!(f, "{}", self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The destinations the component may reach; everything else is denied.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AllowList(Vec<AllowedHost>);
+
+impl AllowList {
+    /// A list with these entries.
+    pub fn new(entries: Vec<AllowedHost>) -> Self {
+        AllowList(entries)
+    }
+
+    /// Adds an entry.
+    pub fn push(&mut self, entry: AllowedHost) {
+        self.0.push(entry);
+    }
+
+    /// The entries.
+    pub fn entries(&self) -> &[AllowedHost] {
+        &self.0
+    }
+
+    /// Whether a request to `uri` may go out.
+    pub fn allows(&self, uri: &http::Uri) -> bool {
+        let scheme = uri.scheme_str().unwrap_or("https");
+        let Some(host) = uri.host() else { return false };
+        let host = host.to_ascii_lowercase();
+        let port = uri.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
+        self.0.iter().any(|entry| entry.matches(scheme, &host, port))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(text: &str) -> http::Uri {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_the_accepted_forms() {
+        assert_eq!(
+            AllowedHost::parse("https://Metald:8443").unwrap(),
+            AllowedHost { scheme: Some("https".into()), host: "metald".into(), port: Some(8443) }
+        );
+        assert_eq!(
+            AllowedHost::parse("10.0.0.1:80").unwrap(),
+            AllowedHost { scheme: None, host: "10.0.0.1".into(), port: Some(80) }
+        );
+        assert_eq!(AllowedHost::parse("[::1]:9").unwrap().host, "[::1]");
+        assert_eq!(AllowedHost::parse("example.org").unwrap().port, None);
+    }
+
+    #[test]
+    fn rejects_paths_wildcards_and_bad_ports() {
+        for entry in ["ftp://x", "h/path", "*.example.org", "h:0", "h:99999", "", "http://"] {
+            assert!(AllowedHost::parse(entry).is_err(), "{entry}");
+        }
+    }
+
+    #[test]
+    fn allows_exactly_the_listed_scheme_host_and_port() {
+        let list = AllowList::new(vec![AllowedHost::parse("http://127.0.0.1:8080").unwrap()]);
+        assert!(list.allows(&uri("http://127.0.0.1:8080/x")));
+        assert!(!list.allows(&uri("https://127.0.0.1:8080/x")));
+        assert!(!list.allows(&uri("http://127.0.0.1:8081/x")));
+        assert!(!list.allows(&uri("http://localhost:8080/x")));
+        assert!(!AllowList::default().allows(&uri("http://127.0.0.1:8080/")), "empty denies everything");
+    }
+
+    #[test]
+    fn default_ports_follow_the_scheme() {
+        let list = AllowList::new(vec![AllowedHost::parse("Example.org").unwrap()]);
+        assert!(list.allows(&uri("https://example.org/")));
+        assert!(list.allows(&uri("http://EXAMPLE.org:80/")));
+        assert!(!list.allows(&uri("http://example.org:8080/")));
+    }
+}

@@ -1,0 +1,123 @@
+//! Response bodies with a between-bytes timeout, and a connector that bounds connect + TLS
+//! and counts connections.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use wasmtime_wasi_http::{Error as HttpError, WasiBody};
+
+use super::Counters;
+use crate::limits::Activity;
+
+/// A response body that fails when no bytes arrive for `between_bytes`, and records
+/// activity as bytes arrive.
+pub struct GuardedBody {
+    incoming: Incoming,
+    between_bytes: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    activity: Activity,
+}
+
+impl GuardedBody {
+    /// Guards `incoming`.
+    pub fn new(incoming: Incoming, between_bytes: Duration, activity: Activity) -> Self {
+        let sleep = Box::pin(tokio::time::sleep(between_bytes));
+        GuardedBody { incoming, between_bytes, sleep, activity }
+    }
+
+    /// As the body type `wasmtime-wasi-http` wants.
+    pub fn boxed(self) -> WasiBody {
+        BodyExt::boxed_unsync(self)
+    }
+}
+
+impl Body for GuardedBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.incoming).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.activity.touch();
+                let next = tokio::time::Instant::now() + this.between_bytes;
+                this.sleep.as_mut().reset(next);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(super::errors::from_body_error(&error)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                ready!(this.sleep.as_mut().poll(cx));
+                Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.incoming.size_hint()
+    }
+}
+
+/// Wraps a connector: bounds the whole connection setup (TCP and TLS) and counts successes.
+#[derive(Clone)]
+pub struct CountingConnector<C> {
+    inner: C,
+    timeout: Duration,
+    counters: Arc<Counters>,
+}
+
+impl<C> CountingConnector<C> {
+    pub(super) fn new(inner: C, timeout: Duration, counters: Arc<Counters>) -> Self {
+        CountingConnector { inner, timeout, counters }
+    }
+}
+
+/// Error of a connection setup that took too long.
+#[derive(Debug, thiserror::Error)]
+#[error("connection setup (TCP and TLS) took longer than {0:?}")]
+pub struct SetupTimeout(pub Duration);
+
+impl<C> tower::Service<http::Uri> for CountingConnector<C>
+where
+    C: tower::Service<http::Uri> + Send,
+    C::Future: Send + 'static,
+    C::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    C::Response: Send + 'static,
+{
+    type Response = C::Response;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Pin<Box<dyn Future<Output = Result<C::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let timeout = self.timeout;
+        let counters = self.counters.clone();
+        Box::pin(async move {
+            let connection = tokio::time::timeout(timeout, connecting)
+                .await
+                .map_err(|_| Box::new(SetupTimeout(timeout)) as Self::Error)?
+                .map_err(Into::into)?;
+            counters.connections.fetch_add(1, Ordering::Relaxed);
+            Ok(connection)
+        })
+    }
+}

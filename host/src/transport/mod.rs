@@ -1,0 +1,201 @@
+//! The component's outbound HTTP: our own `WasiHttpHooks::send_request` over pooled
+//! hyper-util clients, one per client identity. HTTP/2 by ALPN over TLS, h2c by prior
+//! knowledge as an option for `http://`, HTTP/1.1 otherwise; connect and TLS handshake
+//! timeouts; an allow-list.
+
+mod allow;
+mod body;
+mod errors;
+mod hooks;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use allow::{AllowError, AllowList, AllowedHost};
+pub use hooks::Hooks;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
+
+use crate::limits::Activity;
+use crate::tls::{ClientIdentity, TlsProvider};
+
+/// Outbound settings.
+#[derive(Clone)]
+pub struct TransportConfig {
+    /// TLS identity and trust.
+    pub tls: Arc<dyn TlsProvider>,
+    /// Where the component may connect.
+    pub allow: AllowList,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// TLS handshake timeout.
+    pub tls_handshake_timeout: Duration,
+    /// Speak HTTP/2 without negotiation (h2c) to `http://` servers.
+    pub http2_prior_knowledge: bool,
+    /// How long an idle pooled connection is kept.
+    pub idle_timeout: Duration,
+    /// Idle connections kept per server.
+    pub max_idle_per_host: usize,
+    /// Largest response head (status line and headers), in bytes.
+    pub max_response_header_bytes: usize,
+    /// Used when the component sets no first-byte or between-bytes timeout.
+    pub default_response_timeout: Duration,
+}
+
+impl TransportConfig {
+    /// Defaults around `tls` and `allow`: 10 s connect, 10 s TLS handshake, HTTP/1.1 for
+    /// `http://`, 90 s idle connections, 64 KiB response heads, 30 s response timeout.
+    pub fn new(tls: Arc<dyn TlsProvider>, allow: AllowList) -> Self {
+        TransportConfig {
+            tls,
+            allow,
+            connect_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(10),
+            http2_prior_knowledge: false,
+            idle_timeout: Duration::from_secs(90),
+            max_idle_per_host: 64,
+            max_response_header_bytes: 64 << 10,
+            default_response_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counters of the transport.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    denied: AtomicU64,
+    connections: AtomicU64,
+}
+
+/// A snapshot of the transport's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    /// Requests the component made.
+    pub requests: u64,
+    /// Requests refused by the allow-list.
+    pub denied: u64,
+    /// Connections opened (TCP, plus TLS where used).
+    pub connections: u64,
+}
+
+type Connector = body::CountingConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
+type PooledClient = Client<Connector, WasiBody>;
+
+/// Pooled outbound HTTP shared by every instance of a runtime.
+pub struct Transport {
+    config: TransportConfig,
+    pools: Mutex<HashMap<String, PooledClient>>,
+    counters: Arc<Counters>,
+}
+
+impl Transport {
+    /// A transport with no connections yet.
+    pub fn new(config: TransportConfig) -> Arc<Self> {
+        Arc::new(Transport { config, pools: Mutex::new(HashMap::new()), counters: Arc::default() })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> TransportStats {
+        TransportStats {
+            requests: self.counters.requests.load(Ordering::Relaxed),
+            denied: self.counters.denied.load(Ordering::Relaxed),
+            connections: self.counters.connections.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The pooled client of `identity`, made on first use. Pools of identities that have
+    /// rotated away are dropped; their open connections close once idle.
+    fn client(&self, identity: &ClientIdentity) -> PooledClient {
+        let mut pools = self.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = pools.get(&identity.key) {
+            return client.clone();
+        }
+        pools.clear();
+        let client = self.build_client(identity);
+        pools.insert(identity.key.clone(), client.clone());
+        client
+    }
+
+    fn build_client(&self, identity: &ClientIdentity) -> PooledClient {
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(self.config.connect_timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*identity.config).clone())
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(tcp);
+        let connector = body::CountingConnector::new(
+            https,
+            self.config.connect_timeout + self.config.tls_handshake_timeout,
+            self.counters.clone(),
+        );
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(self.config.idle_timeout)
+            .pool_max_idle_per_host(self.config.max_idle_per_host)
+            .http1_max_buf_size(self.config.max_response_header_bytes.max(8192))
+            .http2_max_header_list_size(
+                u32::try_from(self.config.max_response_header_bytes).unwrap_or(u32::MAX),
+            );
+        if self.config.http2_prior_knowledge {
+            builder.http2_only(true);
+        }
+        builder.build(connector)
+    }
+
+    /// Sends one request for a component and returns the response with its body guarded
+    /// by the between-bytes timeout.
+    pub async fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        activity: Activity,
+    ) -> Result<http::Response<WasiBody>, HttpError> {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        activity.touch();
+        if !self.config.allow.allows(request.uri()) {
+            self.counters.denied.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                destination = %request.uri(),
+                allowed = ?self.config.allow.entries().iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "outbound request denied: not on the allow-list"
+            );
+            return Err(HttpError::HttpRequestDenied);
+        }
+        let identity = self.config.tls.identity().map_err(|e| HttpError::TlsAlertReceived {
+            alert_id: None,
+            alert_message: Some(format!("client identity unavailable: {e}")),
+        })?;
+        let client = self.client(&identity);
+        let options = options.unwrap_or_default();
+        let first_byte = options.first_byte_timeout.unwrap_or(self.config.default_response_timeout);
+        let between_bytes = options.between_bytes_timeout.unwrap_or(self.config.default_response_timeout);
+        let authority = request.uri().authority().map(ToString::to_string).unwrap_or_default();
+        let response = match tokio::time::timeout(first_byte, client.request(request)).await {
+            Err(_) => return Err(HttpError::ConnectionReadTimeout),
+            Ok(Err(error)) => {
+                let mapped = errors::from_client_error(&error);
+                tracing::info!(%authority, error = %errors::chain(&error), ?mapped, "request failed");
+                return Err(mapped);
+            }
+            Ok(Ok(response)) => response,
+        };
+        activity.touch();
+        Ok(response.map(|incoming| body::GuardedBody::new(incoming, between_bytes, activity).boxed()))
+    }
+}
