@@ -23,7 +23,6 @@
 //! ```
 
 pub mod bindings;
-pub mod cli;
 mod client;
 pub mod component;
 mod error;

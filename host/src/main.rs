@@ -1,5 +1,7 @@
 //! `metald-host`: the metald-cli compatible command line of the metald client component.
 
+mod cli;
+
 fn main() -> std::process::ExitCode {
-    metald_host::cli::main()
+    cli::main()
 }

@@ -80,3 +80,13 @@ impl TlsProvider for ServerAuthOnly {
         Ok(self.identity.clone())
     }
 }
+
+/// For commands that make no network calls: any attempt to get an identity is refused, so
+/// no TLS material is read.
+pub struct Offline;
+
+impl TlsProvider for Offline {
+    fn identity(&self) -> Result<ClientIdentity, TlsError> {
+        Err(TlsError::Other("this command makes no network calls".into()))
+    }
+}
