@@ -8,7 +8,7 @@ mod commands;
 mod connection;
 mod dev_server;
 mod output;
-mod run;
+pub mod run;
 mod vm_config;
 
 use std::process::ExitCode;
