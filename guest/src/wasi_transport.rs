@@ -95,10 +95,12 @@ impl<'a> Exchange<'a> {
             .map_err(|()| fail(ErrorCode::Internal, "request body unavailable".into(), Stage::NotSent))?;
         let future = outgoing_handler::handle(outgoing, Some(self.request_options()))
             .map_err(|code| self.http_failure(&code, Stage::NotSent))?;
-        self.write_body(body, &request.body)?;
+        let written = self.write_body(body, &request.body);
         if !self.wait(&future.subscribe()) {
-            return Err(self.deadline_failure(Stage::Sent));
+            return Err(written.err().unwrap_or_else(|| self.deadline_failure(Stage::Sent)));
         }
+        // When the host refused or failed the request, its body stream closes too; the
+        // response future then carries the real cause.
         let response = match future.get() {
             Some(Ok(Ok(response))) => response,
             Some(Ok(Err(code))) => return Err(self.http_failure(&code, Stage::Sent)),
@@ -106,6 +108,7 @@ impl<'a> Exchange<'a> {
                 return Err(fail(ErrorCode::Internal, "response future consumed twice".into(), Stage::Sent));
             }
         };
+        written?;
         let status = response.status();
         let headers: Vec<(String, String)> = response
             .headers()
@@ -159,10 +162,20 @@ impl<'a> Exchange<'a> {
             stream.write(&bytes[offset..end]).map_err(|e| self.stream_failure(e, Stage::Sent))?;
             offset = end;
         }
-        stream.flush().map_err(|e| self.stream_failure(e, Stage::Sent))?;
-        while stream.check_write().map_err(|e| self.stream_failure(e, Stage::Sent))? == 0 {
-            if !self.wait(&stream.subscribe()) {
-                return Err(self.deadline_failure(Stage::Sent));
+        // Once every byte is written, a closed stream only means the host has the whole body.
+        match stream.flush() {
+            Ok(()) | Err(StreamError::Closed) => {}
+            Err(e) => return Err(self.stream_failure(e, Stage::Sent)),
+        }
+        loop {
+            match stream.check_write() {
+                Ok(0) => {
+                    if !self.wait(&stream.subscribe()) {
+                        return Err(self.deadline_failure(Stage::Sent));
+                    }
+                }
+                Ok(_) | Err(StreamError::Closed) => break,
+                Err(e) => return Err(self.stream_failure(e, Stage::Sent)),
             }
         }
         drop(stream);

@@ -10,6 +10,7 @@ wasmtime::component::bindgen!({
     world: "metald",
     path: "../wit",
     exports: { default: async },
+    additional_derives: [PartialEq],
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
         "wasi:io": wasmtime_wasi::p2::bindings::io,

@@ -182,6 +182,11 @@ impl Transport {
             alert_message: Some(format!("client identity unavailable: {e}")),
         })?;
         let client = self.client(&identity);
+        // A connection whose response just ended goes back to the pool in a task of its
+        // own; let it run first, so a sequential caller reuses it instead of racing a new
+        // connection against it.
+        tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
         let options = options.unwrap_or_default();
         let first_byte = options.first_byte_timeout.unwrap_or(self.config.default_response_timeout);
         let between_bytes = options.between_bytes_timeout.unwrap_or(self.config.default_response_timeout);

@@ -1,0 +1,112 @@
+//! Shared helpers of the end-to-end tests: a dev server on loopback, the `metald-host`
+//! binary, and runtimes of the component.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use metald_devserver::{DevServer, DevServerConfig};
+use metald_host::bindings::types::ClientOptions;
+use metald_host::{Client, Runtime, RuntimeConfig};
+
+/// A dev server on 127.0.0.1 with a free port.
+pub async fn dev_server() -> DevServer {
+    DevServer::start(DevServerConfig::default()).await.expect("dev server starts")
+}
+
+/// Client options for `server` as user `alice` of tenant `acme`.
+pub fn options(server: &str) -> ClientOptions {
+    ClientOptions {
+        server: server.into(),
+        user_id: "alice".into(),
+        tenant_id: "acme".into(),
+        timeout_ms: Some(10_000),
+        route_prefix: None,
+        codec: None,
+        retries: None,
+        max_response_bytes: None,
+    }
+}
+
+/// Where compiled components are cached during tests.
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("component-cache")
+}
+
+/// A runtime whose component may reach only `server`.
+pub fn runtime(server: &str) -> Runtime {
+    let mut config = RuntimeConfig::new(metald_host::plain_transport(server).expect("transport"));
+    config.cache = metald_host::component::CacheMode::Dir(cache_dir());
+    Runtime::new(config).expect("runtime")
+}
+
+/// A client of `server`.
+pub async fn client(server: &str) -> (Runtime, Client) {
+    let runtime = runtime(server);
+    let client = runtime.client(options(server)).await.expect("client opens");
+    (runtime, client)
+}
+
+/// The `metald-host` binary with a clean environment (no `UNKEY_*` settings).
+pub fn metald_host() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_metald-host"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("UNKEY_METALD_") || key == "SPIFFE_ENDPOINT_SOCKET" || key == "RUST_LOG" {
+            command.env_remove(key);
+        }
+    }
+    command.env("METALD_CACHE_DIR", cache_dir()).kill_on_drop(true);
+    command
+}
+
+/// Runs `metald-host` against `server` (plain HTTP, user alice, tenant acme) with `args`.
+pub async fn cli(server: &str, args: &[&str]) -> Output {
+    let mut command = metald_host();
+    command
+        .args(["--server", server, "--tls-mode", "disabled", "--user", "alice", "--tenant", "acme"])
+        .args(args);
+    run(command).await
+}
+
+/// Runs a command to completion (at most 2 minutes).
+pub async fn run(mut command: tokio::process::Command) -> Output {
+    tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .expect("finishes in time")
+        .expect("runs")
+}
+
+/// stdout as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed ({:?}):\nstdout: {}\nstderr: {}",
+        output.status,
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
+}
+
+/// stdout parsed as one JSON document.
+pub fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_str(&stdout(output)).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}):\n{}\nstderr: {}", stdout(output), stderr(output))
+    })
+}
+
+/// The exit code.
+pub fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
