@@ -17,7 +17,7 @@ pub struct Cli {
     #[command(flatten)]
     pub vm: VmArgs,
     /// Print results as JSON on stdout (errors too).
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub json: Option<bool>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = ArgAction::Count)]
@@ -113,7 +113,7 @@ pub struct VmArgs {
     #[arg(long, global = true, value_name = "IMAGE")]
     pub docker_image: Option<String>,
     /// Force an image rebuild (with --docker-image).
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub force_build: Option<bool>,
 }
 

@@ -1,0 +1,398 @@
+//! The `metald-host` binary against the dev server: every command, `--json` output,
+//! metald-cli style invocations, and a regression test per Go client bug (wire facts §12).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use metald_devserver::Fault;
+use serde_json::Value;
+use support::*;
+
+async fn create(url: &str, extra: &[&str]) -> String {
+    let mut args = extra.to_vec();
+    args.extend(["create", "--json"]);
+    let output = cli(url, &args).await;
+    json(&output)["vm_id"].as_str().expect("vm_id").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_and_boot_with_disabled_tls_reaches_running() {
+    let server = dev_server().await;
+    let output = cli(&server.url(), &["create-and-boot"]).await;
+    let text = ok(&output);
+    assert!(text.starts_with("VM created and booted successfully:\n  VM ID: ud-"), "{text}");
+    assert!(
+        text.contains(
+            "  Create State: VM_STATE_CREATED\n  Boot Success: true\n  Boot State: VM_STATE_RUNNING"
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_of_every_command_parses() {
+    let server = dev_server().await;
+    let url = server.url();
+    let created = json(&cli(&url, &["create", "--json"]).await);
+    assert_eq!(created["state"], "VM_STATE_CREATED");
+    let id = created["vm_id"].as_str().unwrap().to_string();
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["boot", &id], vec!["state", "success", "vm_id"]),
+        (vec!["info", &id], vec!["Config", "Metrics", "NetworkInfo", "State", "VMID"]),
+        (vec!["list"], vec!["NextPageToken", "TotalCount", "VMs"]),
+        (vec!["pause", &id], vec!["state", "success", "vm_id"]),
+        (vec!["resume", &id], vec!["state", "success", "vm_id"]),
+        (vec!["reboot", &id, "force"], vec!["force", "state", "success", "vm_id"]),
+        (vec!["shutdown", &id], vec!["force", "state", "success", "vm_id"]),
+        (vec!["delete", &id], vec!["force", "success", "vm_id"]),
+        (vec!["create-and-boot"], vec!["boot_state", "boot_success", "create_state", "vm_id"]),
+        (
+            vec!["config-gen"],
+            vec![
+                "boot",
+                "console",
+                "cpu",
+                "description",
+                "memory",
+                "metadata",
+                "name",
+                "network",
+                "storage",
+                "template",
+            ],
+        ),
+    ];
+    for (args, keys) in cases {
+        let mut with_json = args.clone();
+        with_json.push("--json");
+        let value = json(&cli(&url, &with_json).await);
+        let mut found: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        found.sort();
+        assert_eq!(found, keys, "{args:?}");
+    }
+    let info = json(&cli(&url, &["info", &created["vm_id"].as_str().unwrap().to_string(), "--json"]).await);
+    assert_eq!(info["error"]["code"], "not_found", "failures are JSON too");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn human_output_matches_metald_cli() {
+    let server = dev_server().await;
+    let url = server.url();
+    let id = create(&url, &[]).await;
+    assert_eq!(
+        ok(&cli(&url, &["boot", &id]).await),
+        format!("VM boot operation:\n  VM ID: {id}\n  Success: true\n  State: VM_STATE_RUNNING\n")
+    );
+    assert_eq!(
+        ok(&cli(&url, &["shutdown", &id, "force"]).await),
+        format!(
+            "VM shutdown operation:\n  VM ID: {id}\n  Success: true\n  State: VM_STATE_SHUTDOWN\n  Force: true\n"
+        )
+    );
+    let info = ok(&cli(&url, &["info", &id]).await);
+    assert!(info.starts_with(&format!("VM Information:\n  VM ID: {id}\n  State: VM_STATE_SHUTDOWN\n  Configuration:\n    CPUs: 2 (max: 4)\n    Memory: 2048 MB\n    Storage devices: 1\n    Network interfaces: 1\n  Network:\n    IP: 10.100.")), "{info}");
+    let list = ok(&cli(&url, &["list"]).await);
+    assert_eq!(
+        list,
+        format!(
+            "VMs for tenant acme (total: 1):\n  - {id}:  VM_STATE_SHUTDOWN  (CPUs: 2, Memory: 2048 MB)\n"
+        )
+    );
+    assert_eq!(
+        ok(&cli(&url, &["delete", &id]).await),
+        format!("VM delete operation:\n  VM ID: {id}\n  Success: true\n  Force: false\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seed_readme_invocations_work_unchanged() {
+    let server = dev_server().await;
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("my-vm.json");
+    let go_style = |args: &[&str]| {
+        let mut command = metald_host();
+        command
+            .args([format!("-server={url}").as_str(), "-tls-mode=disabled", "-user=alice", "-tenant=acme"])
+            .args(args);
+        command
+    };
+    let high_cpu = json(&run(go_style(&["-template=high-cpu", "-json", "create-and-boot"])).await);
+    assert_eq!(high_cpu["boot_state"], "VM_STATE_RUNNING");
+    let custom =
+        ok(&run(go_style(&["-template=standard", "-cpu=8", "-memory=16384", "create-and-boot"])).await);
+    let id = custom.lines().nth(1).unwrap().trim_start_matches("  VM ID: ").to_string();
+    let info = json(&cli(&url, &["info", &id, "-json"]).await);
+    assert_eq!(info["Config"]["cpu"], serde_json::json!({"vcpu_count": 8, "max_vcpu_count": 16}));
+    assert_eq!(info["Config"]["memory"]["size_bytes"], Value::from(16384u64 << 20));
+    assert_eq!(info["Config"]["memory"]["max_size_bytes"], Value::from(32768u64 << 20));
+    ok(&run(go_style(&["-docker-image=nginx:alpine", "create-and-boot"])).await);
+
+    let generated = run(go_style(&["-template=development", "config-gen"])).await;
+    std::fs::write(&file, ok(&generated)).unwrap();
+    let from_file =
+        json(&run(go_style(&[&format!("-config={}", file.display()), "create-and-boot", "-json"])).await);
+    assert_eq!(from_file["boot_state"], "VM_STATE_RUNNING");
+    let validated = ok(&run(go_style(&["config-validate", file.to_str().unwrap()])).await);
+    assert!(validated.starts_with("Configuration is valid:\n  Name: development\n"), "{validated}");
+    let listed = json(&run(go_style(&["list", "-json"])).await);
+    assert_eq!(listed["TotalCount"], 4);
+    for vm in listed["VMs"].as_array().unwrap() {
+        ok(&run(go_style(&["delete", vm["vm_id"].as_str().unwrap()])).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn environment_variables_configure_the_connection() {
+    let server = dev_server().await;
+    let mut command = metald_host();
+    command
+        .env("UNKEY_METALD_SERVER_ADDRESS", server.url())
+        .env("UNKEY_METALD_TLS_MODE", "disabled")
+        .env("UNKEY_METALD_USER_ID", "env-user")
+        .env("UNKEY_METALD_TENANT_ID", "env-tenant")
+        .args(["create-and-boot", "--json"]);
+    ok(&run(command).await);
+    let mut list = metald_host();
+    list.env("UNKEY_METALD_SERVER_ADDRESS", server.url())
+        .env("UNKEY_METALD_TLS_MODE", "disabled")
+        .env("UNKEY_METALD_USER_ID", "env-user")
+        .env("UNKEY_METALD_TENANT_ID", "")
+        .args(["--tenant", "flag-tenant", "list"]);
+    let text = ok(&run(list).await);
+    assert!(text.starts_with("VMs for tenant flag-tenant (total: 1):"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_codes_are_0_1_and_2() {
+    let server = dev_server().await;
+    let url = server.url();
+    assert_eq!(code(&cli(&url, &["list"]).await), 0);
+    let missing = cli(&url, &["info", "ud-0000000000000000"]).await;
+    assert_eq!(code(&missing), 1);
+    assert_eq!(
+        stderr(&missing).trim(),
+        "Failed to get VM info: not_found: VM not found: ud-0000000000000000"
+    );
+    assert!(stdout(&missing).is_empty(), "stdout carries results only");
+    assert_eq!(code(&cli(&url, &["boot"]).await), 2, "missing vm id");
+    assert_eq!(code(&cli(&url, &["explode"]).await), 2, "unknown command");
+    assert_eq!(code(&cli(&url, &["--timeout", "soon", "list"]).await), 2, "bad flag value");
+    assert_eq!(code(&cli(&url, &["--template", "huge", "create"]).await), 2);
+    let mut help = metald_host();
+    help.arg("--help");
+    let output = run(help).await;
+    assert_eq!(code(&output), 0);
+    assert!(stdout(&output).contains("create-and-boot"));
+}
+
+// ---- Regressions for the Go client's known problems (wire facts §12) ----
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_bug_3_no_10s_header_cap_under_the_call_deadline() {
+    let server = dev_server().await;
+    let id = create(&server.url(), &[]).await;
+    server.faults().set("BootVm", Fault::Latency(Duration::from_millis(10_500)));
+    let output = cli(&server.url(), &["--timeout", "20s", "boot", &id]).await;
+    ok(&output);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_bug_4_stdout_stays_json_and_config_gen_is_loadable() {
+    let server = dev_server().await;
+    let created = cli(&server.url(), &["-v", "-v", "--template", "minimal", "create", "--json"]).await;
+    json(&created);
+    assert!(stderr(&created).contains("DEBUG") || !stderr(&created).is_empty(), "diagnostics go to stderr");
+    let generated =
+        cli(&server.url(), &["-v", "-v", "--template", "high-memory", "--memory", "65536", "config-gen"])
+            .await;
+    let file: Value = serde_json::from_str(&ok(&generated)).unwrap();
+    assert_eq!(file["memory"]["size_mb"], 65536);
+    assert_eq!(file["template"], "high-memory");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_bug_5_flags_after_the_command_are_honoured() {
+    let server = dev_server().await;
+    let id = create(&server.url(), &[]).await;
+    let mut command = metald_host();
+    command.args([
+        "info",
+        &id,
+        "--server",
+        &server.url(),
+        "-json",
+        "--tls-mode",
+        "disabled",
+        "--user",
+        "alice",
+        "--tenant",
+        "acme",
+    ]);
+    assert_eq!(json(&run(command).await)["VMID"], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_bug_6_config_validate_reads_its_positional_file_and_reports_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.json");
+    std::fs::write(&file, r#"{"name": "bad", "cpu": {"vcpu_count": 0, "max_vcpu_count": 2}, "memory": {"size_mb": 0}, "colour": 1}"#).unwrap();
+    let output = cli("http://127.0.0.1:9", &["config-validate", file.to_str().unwrap()]).await;
+    assert_eq!(code(&output), 1);
+    assert!(stdout(&output).contains("colour: unknown key"), "{}", stdout(&output));
+    std::fs::write(
+        &file,
+        r#"{"name": "bad", "cpu": {"vcpu_count": 0, "max_vcpu_count": 2}, "memory": {"size_mb": 0}}"#,
+    )
+    .unwrap();
+    let output = cli("http://127.0.0.1:9", &["config-validate", file.to_str().unwrap(), "--json"]).await;
+    let report = json(&output);
+    assert_eq!(report["valid"], false);
+    let fields: Vec<&str> =
+        report["issues"].as_array().unwrap().iter().map(|i| i["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["cpu.vcpu-count", "memory.size-bytes", "boot.kernel-path", "storage"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_bug_7_config_file_overrides_apply_and_are_validated() {
+    let server = dev_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vm.json");
+    std::fs::write(&file, ok(&cli(&server.url(), &["--template", "minimal", "config-gen"]).await)).unwrap();
+    let path = file.to_str().unwrap();
+    let id = create(&server.url(), &["--config", path, "--cpu", "3", "--memory", "3072"]).await;
+    let info = json(&cli(&server.url(), &["info", &id, "--json"]).await);
+    assert_eq!(info["Config"]["cpu"]["vcpu_count"], 3);
+    assert_eq!(info["Config"]["memory"]["size_bytes"], Value::from(3072u64 << 20));
+    let refused = cli(&server.url(), &["--config", path, "--template", "standard", "create"]).await;
+    assert_eq!(code(&refused), 2);
+    assert!(stderr(&refused).contains("--template cannot be combined with --config"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_bug_8_offline_commands_never_touch_the_network_or_tls() {
+    let mut command = metald_host();
+    command.args([
+        "--tls-mode",
+        "bogus",
+        "--server",
+        "https://unreachable.invalid:1",
+        "--spiffe-socket",
+        "/nonexistent",
+        "config-gen",
+    ]);
+    let output = run(command).await;
+    let file: Value = serde_json::from_str(&ok(&output)).unwrap();
+    assert_eq!(file["template"], "standard");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_bug_9_list_follows_every_page_and_filters_by_state() {
+    let server = dev_server().await;
+    let url = server.url();
+    let mut running = Vec::new();
+    for i in 0..105 {
+        let id = create(&url, &["--template", "minimal"]).await;
+        if i % 50 == 0 {
+            ok(&cli(&url, &["boot", &id]).await);
+            running.push(id);
+        }
+    }
+    let all = json(&cli(&url, &["list", "--json"]).await);
+    assert_eq!(all["TotalCount"], 105);
+    assert_eq!(all["VMs"].as_array().unwrap().len(), 105);
+    let filtered = json(&cli(&url, &["list", "--state", "running", "--json"]).await);
+    let mut ids: Vec<&str> =
+        filtered["VMs"].as_array().unwrap().iter().map(|v| v["vm_id"].as_str().unwrap()).collect();
+    ids.sort();
+    running.sort();
+    assert_eq!(ids, running);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_bug_10_bad_identities_fail_before_any_request() {
+    let server = dev_server().await;
+    let mut command = metald_host();
+    command.args([
+        "--server",
+        &server.url(),
+        "--tls-mode",
+        "disabled",
+        "--user",
+        "a b",
+        "--tenant",
+        "",
+        "list",
+    ]);
+    let output = run(command).await;
+    assert_eq!(code(&output), 1);
+    let message = stderr(&output);
+    assert!(message.contains("user-id") && message.contains("tenant-id"), "{message}");
+    assert_eq!(server.stats().requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn go_bug_15_requested_ids_are_reported_as_ignored() {
+    let server = dev_server().await;
+    let output = cli(&server.url(), &["create", "my-own-id", "--json"]).await;
+    let created = json(&output);
+    assert!(created["vm_id"].as_str().unwrap().starts_with("ud-"));
+    assert!(stderr(&output).contains("ignores requested ones"), "{}", stderr(&output));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_server_command_prints_its_url_and_serves() {
+    let mut command = metald_host();
+    command.args(["dev-server", "--listen", "127.0.0.1:0"]).stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let url =
+        tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    ok(&cli(&url, &["create-and-boot"]).await);
+    child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_dev_server_with_a_state_file_loses_no_vm() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.db");
+    let start = || {
+        let mut command = metald_host();
+        command
+            .args(["dev-server", "--listen", "127.0.0.1:0", "--state-file", state.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped());
+        command.spawn().unwrap()
+    };
+    let url_of = |child: &mut tokio::process::Child| {
+        let stdout = child.stdout.take().unwrap();
+        async move {
+            let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+            tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap()
+        }
+    };
+    let mut first = start();
+    let url = url_of(&mut first).await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(create(&url, &["--template", "minimal"]).await);
+    }
+    let booted = ids[3].clone();
+    ok(&cli(&url, &["boot", &booted]).await);
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+
+    let mut second = start();
+    let url = url_of(&mut second).await;
+    let listed = json(&cli(&url, &["list", "--json"]).await);
+    let mut seen: Vec<String> =
+        listed["VMs"].as_array().unwrap().iter().map(|v| v["vm_id"].as_str().unwrap().to_string()).collect();
+    seen.sort();
+    ids.sort();
+    assert_eq!(seen, ids);
+    assert_eq!(json(&cli(&url, &["info", &booted, "--json"]).await)["State"], 2, "its last state too");
+    second.kill().await.unwrap();
+}
