@@ -16,6 +16,7 @@ pub mod faults;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod tls;
 
 /// Generated `metal.vmprovisioner.v1` types and service (buffa + connectrpc).
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

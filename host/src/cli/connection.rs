@@ -70,9 +70,21 @@ pub async fn transport(args: &ConnectionArgs) -> Result<TransportConfig, CliErro
     let mode = resolve(&args.tls_mode, "UNKEY_METALD_TLS_MODE", "spiffe");
     let provider: Arc<dyn TlsProvider> = match mode.as_str() {
         "disabled" => Arc::new(tls::ServerAuthOnly::new()?),
-        "spiffe" | "file" => {
-            return Err(CliError::Usage(format!("--tls-mode {mode} is not available in this build")));
-        }
+        "file" => Arc::new(tls::FileTls::new(tls::FileTlsConfig {
+            cert: args.tls_cert.clone(),
+            key: args.tls_key.clone(),
+            ca: args.tls_ca.clone(),
+            server_spiffe_id: args.server_spiffe_id.clone(),
+            reload_interval: args.cert_reload_interval,
+        })?),
+        "spiffe" => Arc::new(
+            tls::SpiffeTls::new(tls::SpiffeConfig {
+                socket: spiffe_socket(args),
+                timeout: args.spiffe_timeout,
+                server_spiffe_id: args.server_spiffe_id.clone(),
+            })
+            .await?,
+        ),
         other => {
             return Err(CliError::Usage(format!(
                 "unknown TLS mode {other:?}; expected spiffe, file or disabled"

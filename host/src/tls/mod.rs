@@ -2,7 +2,15 @@
 //! connections, together with the identity it presents, which keys the connection pool so
 //! that identities never share a connection.
 
+mod files;
+mod spiffe;
+mod x509;
+
 use std::sync::Arc;
+
+pub use files::{FileTls, FileTlsConfig};
+pub use spiffe::{SpiffeConfig, SpiffeTls, endpoint as spiffe_endpoint};
+pub use x509::{CertSummary, summarize};
 
 /// TLS setup failures.
 #[derive(Debug, thiserror::Error)]

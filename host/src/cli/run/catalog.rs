@@ -266,11 +266,35 @@ mod tests {
         assert_eq!(classify("template-config"), (Kind::Free, None, "template-config".into()));
     }
 
+    fn catalog(wat: &str) -> Catalog {
+        let engine = Engine::default();
+        let component = Component::new(&engine, wat::parse_str(wat).unwrap()).unwrap();
+        Catalog::new(&engine, &component)
+    }
+
+    const TWO_PINGS: &str = r#"(component
+        (core module $m (func (export "f")))
+        (core instance $i (instantiate $m))
+        (func $f (canon lift (core func $i "f")))
+        (instance $a (export "ping" (func $f)))
+        (instance $b (export "ping" (func $f)))
+        (export "x:y/first@1.0.0" (instance $a))
+        (export "x:y/second@1.0.0" (instance $b)))"#;
+
+    #[test]
+    fn ambiguous_bare_names_list_their_candidates() {
+        let catalog = catalog(TWO_PINGS);
+        let error = catalog.function(None, &["ping".into()]).unwrap_err();
+        assert_eq!(error.0, "\"ping\" is ambiguous; write one of: first.ping, second.ping");
+        assert_eq!(catalog.function(None, &["first".into(), "ping".into()]).unwrap().interface, "x:y/first@1.0.0");
+        assert_eq!(catalog.function(Some("x:y/second"), &["ping".into()]).unwrap().interface, "x:y/second@1.0.0");
+    }
+
     #[test]
     fn suggests_near_names() {
         assert_eq!(
             suggest("templat-config", &["templates.template-config", "templates.template-name"]),
-            "; did you mean templates.template-config, templates.template-name?"
+            "; did you mean templates.template-config?"
         );
         assert_eq!(suggest("zzz", &["a.b"]), "");
     }

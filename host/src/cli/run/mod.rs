@@ -258,7 +258,10 @@ impl Runner {
                 let error = |col, message| {
                     script_errors(&self.source, &[ScriptError { line: line.number, col, message }])
                 };
-                let (actual, ty) = self.vars.eval(&path.text).map_err(|message| error(path.col, message))?;
+                let (actual, ty) = match self.vars.eval(&path.text) {
+                    Ok(found) => found,
+                    Err(message) => return self.fail(line.number, &format!("assert {}: {message}", path.text)),
+                };
                 let substituted = self
                     .vars
                     .substitute(&expected.text)
@@ -390,8 +393,17 @@ impl Runner {
             let text =
                 self.vars.substitute(&arg.text).map_err(|(at, message)| error(arg.col + at, message))?;
             let value = Val::from_wave(param_ty, &text).map_err(|e| {
-                let expected = wasmtime::component::wasm_wave::wasm::DisplayType(param_ty).to_string();
-                error(arg.col, format!("argument {} (`{name}`) expects {expected}; {e}", index + 1))
+                let mut expected = wasmtime::component::wasm_wave::wasm::DisplayType(param_ty).to_string();
+                if expected.len() > 60 {
+                    expected = format!("{}…", expected.chars().take(60).collect::<String>());
+                }
+                let mut message = format!("argument {} (`{name}`) expects {expected}, got `{}`: {e}", index + 1, arg.text);
+                if let Some(inner) = arg.text.split_once('(').map(|(callee, _)| callee.trim())
+                    && self.catalog.function(None, &[inner.to_string()]).is_ok()
+                {
+                    message.push_str("; calls do not nest: bind the inner call with `let` first");
+                }
+                error(arg.col, message)
             })?;
             params.push(value);
         }

@@ -100,6 +100,34 @@ pub fn valid_variable(name: &str) -> bool {
         && !KEYWORDS.contains(&name)
 }
 
+/// Whether `path` is `name(.field|[index])*`.
+pub fn valid_path(path: &str) -> bool {
+    let end = path.find(['.', '[']).unwrap_or(path.len());
+    if !valid_variable(&path[..end]) {
+        return false;
+    }
+    let mut rest = &path[end..];
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let len = after.find(['.', '[']).unwrap_or(after.len());
+            let field = &after[..len];
+            if field.is_empty() || !field.starts_with(|c: char| c.is_ascii_alphabetic()) || !field.chars().all(is_name_char) {
+                return false;
+            }
+            rest = &after[len..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let Some(close) = after.find(']') else { return false };
+            if after[..close].parse::<usize>().is_err() {
+                return false;
+            }
+            rest = &after[close + 1..];
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
 /// Removes a `#` comment (outside string and char literals).
 fn strip_comment(line: &str) -> &str {
     let mut quote: Option<char> = None;
@@ -188,6 +216,9 @@ pub fn parse_statement(code: &str) -> Result<Statement, (usize, String)> {
         let path = left.trim();
         if path.is_empty() || right.trim().is_empty() {
             return Err((offset + 1, "expected `assert PATH == VALUE`".into()));
+        }
+        if !valid_path(path) {
+            return Err((path_col, format!("{path:?} is not a variable path like name.field[0].sub; calls are not allowed here")));
         }
         return Ok(Statement::Assert {
             path: Spanned { text: path.to_string(), col: path_col },
@@ -389,6 +420,16 @@ mod tests {
     }
 
     #[test]
+    fn assert_paths_are_checked() {
+        assert!(valid_path("page.vms[0].vm-id"));
+        assert!(valid_path("x"));
+        for bad in ["x.build()", "x..y", "x[a]", "1x", "x.[0]", "let"] {
+            assert!(!valid_path(bad), "{bad}");
+        }
+        assert_eq!(parse_statement("assert b.build() == 1").unwrap_err().0, 8);
+    }
+
+    #[test]
     fn comments_and_blank_lines_are_skipped_but_not_inside_strings() {
         let lines = parse("# setup\n\nlet t = parse-template(\"high#cpu\") # trailing\n").unwrap();
         assert_eq!(lines.len(), 1);
@@ -403,7 +444,7 @@ mod tests {
             parse("let = x()\nfoo(1, 2\nbar(1,, 2)\nlet ok = y()\nbaz(\"open)\nexpect nope client.x()")
                 .unwrap_err();
         let positions: Vec<(usize, usize)> = errors.iter().map(|e| (e.line, e.col)).collect();
-        assert_eq!(positions, [(1, 5), (2, 8), (3, 7), (4, 5), (5, 12), (6, 7)], "{errors:#?}");
+        assert_eq!(positions, [(1, 5), (2, 9), (3, 7), (4, 5), (5, 10), (6, 7)], "{errors:#?}");
         assert!(errors[2].message.contains("empty argument"));
     }
 }
