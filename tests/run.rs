@@ -31,8 +31,23 @@ async fn the_example_script_runs_every_rpc_end_to_end() {
     command.args(["run", "--dev", concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/lifecycle.wave")]);
     let output = run(command).await;
     let text = ok(&output);
-    for rpc in ["create-vm", "boot-vm", "get-vm-info", "list-vms", "pause-vm", "resume-vm", "reboot-vm", "shutdown-vm", "delete-vm"] {
-        assert!(std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/lifecycle.wave")).unwrap().contains(rpc), "{rpc}");
+    for rpc in [
+        "create-vm",
+        "boot-vm",
+        "get-vm-info",
+        "list-vms",
+        "pause-vm",
+        "resume-vm",
+        "reboot-vm",
+        "shutdown-vm",
+        "delete-vm",
+    ] {
+        assert!(
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/lifecycle.wave"))
+                .unwrap()
+                .contains(rpc),
+            "{rpc}"
+        );
     }
     assert!(text.contains("(expected not-found)"), "{text}");
     assert!(!text.contains("FAILED"), "{text}");
@@ -41,7 +56,12 @@ async fn the_example_script_runs_every_rpc_end_to_end() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_lines_parse_and_carry_line_call_and_result() {
     let mut command = metald_host();
-    command.args(["run", "--dev", "--json", concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/lifecycle.wave")]);
+    command.args([
+        "run",
+        "--dev",
+        "--json",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/lifecycle.wave"),
+    ]);
     let output = run(command).await;
     ok(&output);
     let lines = json_lines(&output);
@@ -95,11 +115,7 @@ async fn every_way_of_naming_a_function_works() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn variables_paths_indexes_and_ok_unwrapping() {
-    let output = script(
-        "let vm = client.create-vm(template-config-placeholder)\n",
-        &[],
-    )
-    .await;
+    let output = script("let vm = client.create-vm(template-config-placeholder)\n", &[]).await;
     assert_eq!(code(&output), 2, "an unknown name where a value belongs is a type error with its position");
     assert!(stderr(&output).contains(":1:27: argument 1 (`config`) expects record"), "{}", stderr(&output));
     let output = script("let vm = client.create-vm(template-config(minimal))\n", &[]).await;
@@ -126,7 +142,11 @@ async fn variables_paths_indexes_and_ok_unwrapping() {
 async fn the_run_stops_at_the_first_error_with_its_line() {
     let output = script("client.boot-vm(\"ud-0000000000000000\")\nclient.list-vms({state-filter: [], page-size: 1, page-token: \"\"})\n", &[]).await;
     assert_eq!(code(&output), 1);
-    assert!(stderr(&output).contains(":1: client.boot-vm(\"ud-0000000000000000\") returned an error"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(":1: client.boot-vm(\"ud-0000000000000000\") returned an error"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(stdout(&output).lines().count(), 1, "line 2 never ran");
 }
 
@@ -145,7 +165,8 @@ async fn keep_going_runs_everything_and_still_fails() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn syntax_errors_name_line_and_column_and_nothing_runs() {
-    let output = script("let vm = client.create-vm(template-config(minimal)\nlet = 3\nfoo(1,,2)\n", &[]).await;
+    let output =
+        script("let vm = client.create-vm(template-config(minimal)\nlet = 3\nfoo(1,,2)\n", &[]).await;
     assert_eq!(code(&output), 2);
     let message = stderr(&output);
     for position in [":1:", ":2:5:", ":3:7:"] {
@@ -159,15 +180,29 @@ async fn unknown_functions_suggest_near_names() {
     let output = script("templat-config(minimal)\nclient.get-vm-infos(\"x\")\n", &[]).await;
     assert_eq!(code(&output), 2);
     let message = stderr(&output);
-    assert!(message.contains(":1:1: no exported function \"templat-config\"; did you mean templates.template-config"), "{message}");
-    assert!(message.contains(":2:1: client has no method \"get-vm-infos\"; did you mean get-vm-info"), "{message}");
+    assert!(
+        message.contains(
+            ":1:1: no exported function \"templat-config\"; did you mean templates.template-config"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(":2:1: client has no method \"get-vm-infos\"; did you mean get-vm-info"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_argument_types_and_counts_say_what_was_expected() {
     let output = script("let b = vm-config-builder()\nb.with-cpu(4)\n", &[]).await;
     assert_eq!(code(&output), 2);
-    assert!(stderr(&output).contains(":2:1: builder.vm-config-builder.with-cpu takes 2 argument(s) (vcpu-count, max-vcpu-count), got 1"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            ":2:1: builder.vm-config-builder.with-cpu takes 2 argument(s) (vcpu-count, max-vcpu-count), got 1"
+        ),
+        "{}",
+        stderr(&output)
+    );
     let output = script("let b = vm-config-builder()\nb.with-cpu(\"four\", 8)\n", &[]).await;
     assert_eq!(code(&output), 2);
     assert!(stderr(&output).contains(":2:12: argument 1 (`vcpu-count`) expects u32"), "{}", stderr(&output));
@@ -189,14 +224,20 @@ async fn invoke_runs_one_call_and_stdin_scripts_work() {
     command.args(["run", "--invoke", "parse-template(\"high-cpu\")"]);
     assert_eq!(ok(&run(command).await).trim(), "[1] ok(high-cpu)");
     let mut command = metald_host();
-    command.args(["run", "--json", "-"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped());
+    command
+        .args(["run", "--json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
     let mut child = command.spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut stdin, b"all-templates()\n").await.unwrap();
     drop(stdin);
     let output = child.wait_with_output().await.unwrap();
     let line: Value = serde_json::from_str(stdout(&output).trim()).unwrap();
-    assert_eq!(line["result"], serde_json::json!(["minimal", "standard", "high-cpu", "high-memory", "development"]));
+    assert_eq!(
+        line["result"],
+        serde_json::json!(["minimal", "standard", "high-cpu", "high-memory", "development"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -269,8 +269,8 @@ pub(crate) async fn serve(
         };
         front.stats.connections.fetch_add(1, Ordering::SeqCst);
         let _ = stream.set_nodelay(true);
-        // Closing a connection we drop on purpose then sends a TCP reset.
-        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        // A second handle on the socket, to make an injected reset a real TCP reset.
+        let control = std::os::fd::AsFd::as_fd(&stream).try_clone_to_owned().ok();
         let reset = Arc::new(Notify::new());
         let service = Front {
             connect: connect.clone(),
@@ -295,7 +295,12 @@ pub(crate) async fn serve(
                 result = connection => if let Err(error) = result {
                     tracing::debug!(%peer, %error, "connection ended with an error");
                 },
-                _ = reset.notified() => tracing::info!(%peer, "injected fault: connection reset"),
+                _ = reset.notified() => {
+                    if let Some(control) = &control {
+                        let _ = socket2::SockRef::from(control).set_linger(Some(Duration::ZERO));
+                    }
+                    tracing::info!(%peer, "injected fault: connection reset");
+                }
                 _ = stop.changed() => {}
             }
         });

@@ -11,7 +11,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpStream;
 
-use crate::server::{Acceptor, Accepting, Io};
+use crate::server::{Accepting, Acceptor, Io};
 
 /// Why a TLS listener could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +58,15 @@ fn file_error(path: &Path, reason: impl std::fmt::Display) -> TlsSetupError {
 
 fn crypto() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// After a failed handshake, reads what the client already sent before closing, so the
+/// close is a FIN and the TLS alert reaches the client instead of being lost to a reset.
+async fn linger(mut stream: TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut sink = [0u8; 4096];
+    let draining = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_millis(200), draining).await;
 }
 
 /// A TLS listener.
@@ -110,7 +119,8 @@ impl TlsAcceptor {
             .map_err(|e| error(e.to_string()))?;
         let svid = source.svid().map_err(|e| error(e.to_string()))?;
         let own_domain = svid.spiffe_id().trust_domain().clone();
-        let authorizer = spiffe_rustls::authorizer::trust_domains([own_domain]).map_err(|e| error(e.to_string()))?;
+        let authorizer =
+            spiffe_rustls::authorizer::trust_domains([own_domain]).map_err(|e| error(e.to_string()))?;
         let config = spiffe_rustls::mtls_server(source)
             .authorize(authorizer)
             .with_alpn_protocols([b"h2".as_slice(), b"http/1.1".as_slice()])
@@ -144,9 +154,16 @@ impl Acceptor for TlsAcceptor {
         let peers = self.peers.clone();
         let timeout = self.handshake_timeout;
         Box::pin(async move {
-            let tls = tokio::time::timeout(timeout, acceptor.accept(stream))
+            let accepted = tokio::time::timeout(timeout, acceptor.accept(stream).into_fallible())
                 .await
-                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))?;
+            let tls = match accepted {
+                Ok(tls) => tls,
+                Err((error, stream)) => {
+                    linger(stream).await;
+                    return Err(error);
+                }
+            };
             if let Some(leaf) = tls.get_ref().1.peer_certificates().and_then(|certs| certs.first()) {
                 peers.record(leaf.clone().into_owned());
             }

@@ -263,7 +263,7 @@ impl<'a> Exchange<'a> {
             E::TlsCertificateError => (C::Unauthenticated, Stage::NotSent, "TLS certificate rejected".into()),
             E::TlsAlertReceived(p) => {
                 let alert = p.alert_message.clone().unwrap_or_default();
-                (C::Unauthenticated, Stage::NotSent, format!("TLS alert from the server: {alert}"))
+                (C::Unauthenticated, Stage::NotSent, format!("TLS: {alert}"))
             }
             E::HttpRequestDenied => {
                 (C::PermissionDenied, Stage::NotSent, "request denied by the host's outbound policy".into())

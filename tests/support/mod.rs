@@ -110,3 +110,5 @@ pub fn json(output: &Output) -> serde_json::Value {
 pub fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)
 }
+
+pub mod certs;

@@ -8,7 +8,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 /// metald client: VM lifecycle calls through the metald client component.
 #[derive(Debug, Parser)]
-#[command(name = "metald-host", version, about, max_term_width = 100)]
+#[command(name = "metald-host", version, about, max_term_width = 100, args_override_self = true)]
 pub struct Cli {
     /// Connection settings.
     #[command(flatten)]
@@ -353,5 +353,13 @@ mod tests {
         assert_eq!(after.json, Some(true), "flags after the command");
         assert!(Cli::try_parse_from(["metald-host", "shutdown", "vm-1", "now"]).is_err());
         assert!(Cli::try_parse_from(["metald-host", "--timeout", "soon", "list"]).is_err());
+        let repeated =
+            Cli::try_parse_from(["metald-host", "--tls-mode", "disabled", "list", "--tls-mode", "file"])
+                .unwrap();
+        assert_eq!(
+            repeated.connection.tls_mode.as_deref(),
+            Some("file"),
+            "the last one wins, as with Go flags"
+        );
     }
 }

@@ -76,7 +76,11 @@ pub async fn config(args: &DevServerArgs) -> Result<DevServerConfig, CliError> {
             (Some(cert), Some(key), Some(ca)) => {
                 Arc::new(TlsAcceptor::from_files(cert, key, ca).map_err(|e| CliError::Input(e.to_string()))?)
             }
-            _ => return Err(CliError::Usage("--tls-mode file needs --tls-cert, --tls-key and --tls-client-ca".into())),
+            _ => {
+                return Err(CliError::Usage(
+                    "--tls-mode file needs --tls-cert, --tls-key and --tls-client-ca".into(),
+                ));
+            }
         },
         ServerTls::Spiffe => {
             let socket = args
@@ -85,7 +89,9 @@ pub async fn config(args: &DevServerArgs) -> Result<DevServerConfig, CliError> {
                 .or_else(|| std::env::var("SPIFFE_ENDPOINT_SOCKET").ok().filter(|v| !v.is_empty()))
                 .unwrap_or_else(|| super::connection::DEFAULT_SPIFFE_SOCKET.to_string());
             let (endpoint, _) = metald_host::tls::spiffe_endpoint(&socket);
-            let acceptor = TlsAcceptor::spiffe(&endpoint, Duration::from_secs(10)).await.map_err(|e| CliError::Input(e.to_string()))?;
+            let acceptor = TlsAcceptor::spiffe(&endpoint, Duration::from_secs(10))
+                .await
+                .map_err(|e| CliError::Input(e.to_string()))?;
             Arc::new(acceptor)
         }
     };

@@ -54,7 +54,10 @@ fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let summary = summarize(leaf).map_err(|e| file_error(path, e))?;
     let now = unix_now();
     if now > summary.not_after {
-        return Err(file_error(path, format!("the certificate expired {} seconds ago", now - summary.not_after)));
+        return Err(file_error(
+            path,
+            format!("the certificate expired {} seconds ago", now - summary.not_after),
+        ));
     }
     if now < summary.not_before {
         return Err(file_error(path, "the certificate is not valid yet"));
@@ -91,16 +94,24 @@ fn load(config: &FileTlsConfig) -> Result<ClientIdentity, TlsError> {
                 .key_provider
                 .load_private_key(key.clone_key())
                 .map_err(|e| file_error(key_path, format!("unusable private key: {e}")))?;
-            rustls::sign::CertifiedKey::new(chain.clone(), signing)
-                .keys_match()
-                .map_err(|_| file_error(key_path, format!("this key does not belong to {}", cert_path.display())))?;
+            rustls::sign::CertifiedKey::new(chain.clone(), signing).keys_match().map_err(|_| {
+                file_error(key_path, format!("this key does not belong to {}", cert_path.display()))
+            })?;
             let summary = summarize(&chain[0]).map_err(|e| file_error(cert_path, e))?;
-            let trust_domain = summary.spiffe_id().and_then(|id| spiffe::SpiffeId::new(id).ok()).map(|id| id.trust_domain().to_string());
-            let fingerprint: String = Sha256::digest(chain[0].as_ref()).iter().take(12).map(|b| format!("{b:02x}")).collect();
+            let trust_domain = summary
+                .spiffe_id()
+                .and_then(|id| spiffe::SpiffeId::new(id).ok())
+                .map(|id| id.trust_domain().to_string());
+            let fingerprint: String =
+                Sha256::digest(chain[0].as_ref()).iter().take(12).map(|b| format!("{b:02x}")).collect();
             (Some((chain, key)), trust_domain, format!("file:{fingerprint}"))
         }
-        (Some(cert), None) => return Err(file_error(cert, "a client certificate needs its key: pass --tls-key")),
-        (None, Some(key)) => return Err(file_error(key, "a private key needs its certificate: pass --tls-cert")),
+        (Some(cert), None) => {
+            return Err(file_error(cert, "a client certificate needs its key: pass --tls-key"));
+        }
+        (None, Some(key)) => {
+            return Err(file_error(key, "a private key needs its certificate: pass --tls-cert"));
+        }
         (None, None) => (None, None, "anonymous".to_string()),
     };
     let verifier = Arc::new(FileVerifier::new(
@@ -114,7 +125,9 @@ fn load(config: &FileTlsConfig) -> Result<ClientIdentity, TlsError> {
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     let client = match client_auth {
-        Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| TlsError::Other(e.to_string()))?,
+        Some((chain, key)) => {
+            builder.with_client_auth_cert(chain, key).map_err(|e| TlsError::Other(e.to_string()))?
+        }
         None => builder.with_no_client_auth(),
     };
     Ok(ClientIdentity { config: Arc::new(client), key })
@@ -166,15 +179,21 @@ struct SpiffePolicy {
 impl SpiffePolicy {
     fn new(exact: Option<&str>, trust_domain: Option<String>) -> Result<Self, TlsError> {
         let exact = exact
-            .map(|id| spiffe::SpiffeId::new(id).map_err(|e| TlsError::Other(format!("--server-spiffe-id {id:?}: {e}"))))
+            .map(|id| {
+                spiffe::SpiffeId::new(id)
+                    .map_err(|e| TlsError::Other(format!("--server-spiffe-id {id:?}: {e}")))
+            })
             .transpose()?;
         Ok(SpiffePolicy { exact, trust_domain })
     }
 
     fn authorize(&self, id: &str) -> Result<(), String> {
-        let parsed = spiffe::SpiffeId::new(id).map_err(|e| format!("server SPIFFE ID {id:?} is malformed: {e}"))?;
+        let parsed =
+            spiffe::SpiffeId::new(id).map_err(|e| format!("server SPIFFE ID {id:?} is malformed: {e}"))?;
         match (&self.exact, &self.trust_domain) {
-            (Some(exact), _) if *exact != parsed => Err(format!("server SPIFFE ID {id} is not the expected {exact}")),
+            (Some(exact), _) if *exact != parsed => {
+                Err(format!("server SPIFFE ID {id} is not the expected {exact}"))
+            }
             (Some(_), _) => Ok(()),
             (None, Some(domain)) if parsed.trust_domain().to_string() != *domain => {
                 Err(format!("server SPIFFE ID {id} is outside our trust domain {domain}"))
@@ -194,7 +213,11 @@ struct FileVerifier {
 }
 
 impl FileVerifier {
-    fn new(roots: RootCertStore, provider: Arc<CryptoProvider>, spiffe: SpiffePolicy) -> Result<Self, TlsError> {
+    fn new(
+        roots: RootCertStore,
+        provider: Arc<CryptoProvider>,
+        spiffe: SpiffePolicy,
+    ) -> Result<Self, TlsError> {
         let roots = Arc::new(roots);
         let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
             .build()
@@ -215,10 +238,19 @@ impl ServerCertVerifier for FileVerifier {
         let summary = summarize(end_entity).map_err(rustls::Error::General)?;
         let spiffe_only = !summary.has_dns_or_ip && summary.uris.iter().any(|u| u.starts_with("spiffe://"));
         if !spiffe_only {
-            return self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now);
+            return self.webpki.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            );
         }
         let id = summary.spiffe_id().ok_or_else(|| {
-            rustls::Error::General(format!("a SPIFFE certificate needs exactly one URI SAN, this one has {}", summary.uris.len()))
+            rustls::Error::General(format!(
+                "a SPIFFE certificate needs exactly one URI SAN, this one has {}",
+                summary.uris.len()
+            ))
         })?;
         if summary.is_ca {
             return Err(rustls::Error::General("the server's leaf certificate is a CA".into()));
@@ -241,7 +273,12 @@ impl ServerCertVerifier for FileVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -250,7 +287,12 @@ impl ServerCertVerifier for FileVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -264,12 +306,15 @@ mod tests {
 
     #[test]
     fn spiffe_policy_prefers_the_exact_id_then_the_trust_domain() {
-        let exact = SpiffePolicy::new(Some("spiffe://example.org/metald"), Some("example.org".into())).unwrap();
+        let exact =
+            SpiffePolicy::new(Some("spiffe://example.org/metald"), Some("example.org".into())).unwrap();
         assert!(exact.authorize("spiffe://example.org/metald").is_ok());
         assert!(exact.authorize("spiffe://example.org/other").unwrap_err().contains("not the expected"));
         let domain = SpiffePolicy::new(None, Some("example.org".into())).unwrap();
         assert!(domain.authorize("spiffe://example.org/anything").is_ok());
-        assert!(domain.authorize("spiffe://other.org/metald").unwrap_err().contains("outside our trust domain"));
+        assert!(
+            domain.authorize("spiffe://other.org/metald").unwrap_err().contains("outside our trust domain")
+        );
         assert!(SpiffePolicy::new(Some("not-an-id"), None).is_err());
     }
 }

@@ -59,7 +59,10 @@ impl SpiffeTls {
         let source = tokio::time::timeout(settings.timeout, building)
             .await
             .map_err(|_| {
-                TlsError::Spiffe(format!("no X.509-SVID from the Workload API at {endpoint} within {:?}", settings.timeout))
+                TlsError::Spiffe(format!(
+                    "no X.509-SVID from the Workload API at {endpoint} within {:?}",
+                    settings.timeout
+                ))
             })?
             .map_err(|e| TlsError::Spiffe(format!("Workload API at {endpoint}: {e}")))?;
         let svid = source.svid().map_err(|e| TlsError::Spiffe(format!("Workload API at {endpoint}: {e}")))?;
@@ -90,7 +93,8 @@ impl TlsProvider for SpiffeTls {
         let leaf = svid.leaf();
         // The pool key includes the certificate: after a rotation, new connections (which
         // present the new SVID) are used, never connections made with the old one.
-        let digest: String = Sha256::digest(leaf.as_ref()).iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let digest: String =
+            Sha256::digest(leaf.as_ref()).iter().take(8).map(|b| format!("{b:02x}")).collect();
         Ok(ClientIdentity { config: self.config.clone(), key: format!("{}#{digest}", svid.spiffe_id()) })
     }
 }
@@ -101,7 +105,10 @@ mod tests {
 
     #[test]
     fn socket_settings_become_endpoints() {
-        assert_eq!(endpoint("/run/spire.sock"), ("unix:/run/spire.sock".into(), Some("/run/spire.sock".into())));
+        assert_eq!(
+            endpoint("/run/spire.sock"),
+            ("unix:/run/spire.sock".into(), Some("/run/spire.sock".into()))
+        );
         assert_eq!(endpoint("unix:/run/s.sock"), ("unix:/run/s.sock".into(), Some("/run/s.sock".into())));
         assert_eq!(endpoint("unix:///run/s.sock"), ("unix:/run/s.sock".into(), Some("/run/s.sock".into())));
         assert_eq!(endpoint("tcp://127.0.0.1:8081"), ("tcp://127.0.0.1:8081".into(), None));

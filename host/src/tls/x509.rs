@@ -33,7 +33,8 @@ impl CertSummary {
 
 /// Parses a DER certificate.
 pub fn summarize(cert: &CertificateDer<'_>) -> Result<CertSummary, String> {
-    let (_, parsed) = X509Certificate::from_der(cert.as_ref()).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let (_, parsed) =
+        X509Certificate::from_der(cert.as_ref()).map_err(|e| format!("not an X.509 certificate: {e}"))?;
     let mut uris = Vec::new();
     let mut has_dns_or_ip = false;
     if let Ok(Some(san)) = parsed.subject_alternative_name() {

@@ -25,35 +25,40 @@ fn sources<'a>(error: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a 
     std::iter::successors(Some(error), |&e| e.source())
 }
 
+/// The rustls error anywhere in `error`'s chain, including inside `io::Error`s.
+fn find_tls<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    sources(error).find_map(|cause| {
+        cause.downcast_ref::<rustls::Error>().or_else(|| {
+            let inner = cause.downcast_ref::<std::io::Error>()?.get_ref()?;
+            find_tls(inner)
+        })
+    })
+}
+
 /// The code of a failed request (before a response arrived).
 pub fn from_client_error(error: &hyper_util::client::legacy::Error) -> HttpError {
-    for cause in sources(error) {
-        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
-            return tls_error(tls);
-        }
-        if cause.downcast_ref::<SetupTimeout>().is_some() {
-            return HttpError::ConnectionTimeout;
-        }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-                return tls_error(tls);
-            }
-            return io_error(io);
-        }
-        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
-            return hyper_error(hyper);
-        }
+    if let Some(tls) = find_tls(error) {
+        return tls_error(tls);
+    }
+    if sources(error).any(|cause| cause.downcast_ref::<SetupTimeout>().is_some()) {
+        return HttpError::ConnectionTimeout;
+    }
+    if let Some(io) = sources(error).find_map(|cause| cause.downcast_ref::<std::io::Error>()) {
+        return io_error(io);
+    }
+    if let Some(hyper) = sources(error).find_map(|cause| cause.downcast_ref::<hyper::Error>()) {
+        return hyper_error(hyper);
     }
     HttpError::InternalError(Some(chain(error)))
 }
 
 /// The code of a failed response body.
 pub fn from_body_error(error: &hyper::Error) -> HttpError {
+    if let Some(tls) = find_tls(error) {
+        return tls_error(tls);
+    }
     for cause in sources(error) {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-                return tls_error(tls);
-            }
             if matches!(
                 io.kind(),
                 ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
@@ -66,9 +71,13 @@ pub fn from_body_error(error: &hyper::Error) -> HttpError {
 }
 
 fn tls_error(error: &rustls::Error) -> HttpError {
-    // The message carries the cause (unknown issuer, SPIFFE ID not authorized, alert
-    // received, ...); the component reports it as `unauthenticated`.
-    HttpError::TlsAlertReceived { alert_id: None, alert_message: Some(error.to_string()) }
+    tls_failure(error.to_string())
+}
+
+/// A TLS failure; the message carries the cause (unknown issuer, SPIFFE ID not authorized,
+/// alert received, ...) and the component reports it as `unauthenticated`.
+fn tls_failure(message: String) -> HttpError {
+    HttpError::TlsAlertReceived { alert_id: None, alert_message: Some(message) }
 }
 
 fn io_error(error: &std::io::Error) -> HttpError {
@@ -79,6 +88,9 @@ fn io_error(error: &std::io::Error) -> HttpError {
         | ErrorKind::ConnectionAborted
         | ErrorKind::BrokenPipe
         | ErrorKind::UnexpectedEof => HttpError::ConnectionTerminated,
+        // The TLS layer reports what it refuses (a received alert, a bad record) this way,
+        // sometimes with the rustls error already turned into text.
+        ErrorKind::InvalidData => tls_failure(error.to_string()),
         ErrorKind::AddrNotAvailable | ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
             HttpError::DestinationUnavailable
         }
@@ -100,5 +112,19 @@ fn hyper_error(error: &hyper::Error) -> HttpError {
         HttpError::HttpProtocolError
     } else {
         HttpError::InternalError(Some(chain(error)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_rustls_errors_inside_io_errors() {
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        let io = std::io::Error::new(ErrorKind::InvalidData, alert);
+        assert!(find_tls(&io).is_some());
+        let nested = std::io::Error::other(io);
+        assert!(find_tls(&nested).is_some());
     }
 }

@@ -286,8 +286,14 @@ mod tests {
         let catalog = catalog(TWO_PINGS);
         let error = catalog.function(None, &["ping".into()]).unwrap_err();
         assert_eq!(error.0, "\"ping\" is ambiguous; write one of: first.ping, second.ping");
-        assert_eq!(catalog.function(None, &["first".into(), "ping".into()]).unwrap().interface, "x:y/first@1.0.0");
-        assert_eq!(catalog.function(Some("x:y/second"), &["ping".into()]).unwrap().interface, "x:y/second@1.0.0");
+        assert_eq!(
+            catalog.function(None, &["first".into(), "ping".into()]).unwrap().interface,
+            "x:y/first@1.0.0"
+        );
+        assert_eq!(
+            catalog.function(Some("x:y/second"), &["ping".into()]).unwrap().interface,
+            "x:y/second@1.0.0"
+        );
     }
 
     #[test]

@@ -260,7 +260,9 @@ impl Runner {
                 };
                 let (actual, ty) = match self.vars.eval(&path.text) {
                     Ok(found) => found,
-                    Err(message) => return self.fail(line.number, &format!("assert {}: {message}", path.text)),
+                    Err(message) => {
+                        return self.fail(line.number, &format!("assert {}: {message}", path.text));
+                    }
                 };
                 let substituted = self
                     .vars
@@ -397,7 +399,8 @@ impl Runner {
                 if expected.len() > 60 {
                     expected = format!("{}…", expected.chars().take(60).collect::<String>());
                 }
-                let mut message = format!("argument {} (`{name}`) expects {expected}, got `{}`: {e}", index + 1, arg.text);
+                let mut message =
+                    format!("argument {} (`{name}`) expects {expected}, got `{}`: {e}", index + 1, arg.text);
                 if let Some(inner) = arg.text.split_once('(').map(|(callee, _)| callee.trim())
                     && self.catalog.function(None, &[inner.to_string()]).is_ok()
                 {

@@ -111,7 +111,10 @@ pub fn valid_path(path: &str) -> bool {
         if let Some(after) = rest.strip_prefix('.') {
             let len = after.find(['.', '[']).unwrap_or(after.len());
             let field = &after[..len];
-            if field.is_empty() || !field.starts_with(|c: char| c.is_ascii_alphabetic()) || !field.chars().all(is_name_char) {
+            if field.is_empty()
+                || !field.starts_with(|c: char| c.is_ascii_alphabetic())
+                || !field.chars().all(is_name_char)
+            {
                 return false;
             }
             rest = &after[len..];
@@ -218,7 +221,10 @@ pub fn parse_statement(code: &str) -> Result<Statement, (usize, String)> {
             return Err((offset + 1, "expected `assert PATH == VALUE`".into()));
         }
         if !valid_path(path) {
-            return Err((path_col, format!("{path:?} is not a variable path like name.field[0].sub; calls are not allowed here")));
+            return Err((
+                path_col,
+                format!("{path:?} is not a variable path like name.field[0].sub; calls are not allowed here"),
+            ));
         }
         return Ok(Statement::Assert {
             path: Spanned { text: path.to_string(), col: path_col },

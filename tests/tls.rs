@@ -1,0 +1,223 @@
+//! TLS end to end against the dev server: file-mode mTLS (the client certificate is
+//! presented, unlike the Go client's), SPIFFE-only server certificates, bad files, reload.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metald_devserver::tls::{PeerLog, TlsAcceptor};
+use metald_devserver::{DevServer, DevServerConfig};
+use metald_host::bindings::types::ErrorCode;
+use metald_host::tls::{FileTls, FileTlsConfig, summarize};
+use metald_host::transport::{AllowList, AllowedHost, TransportConfig};
+use metald_host::{Runtime, RuntimeConfig};
+use rustls::pki_types::CertificateDer;
+use support::certs::{Ca, San, loopback, write};
+use support::*;
+
+/// A dev server requiring client certificates from `client_ca`, presenting `server`.
+async fn tls_server(
+    dir: &std::path::Path,
+    server: &support::certs::Leaf,
+    client_ca: &Ca,
+) -> (DevServer, Arc<PeerLog>) {
+    let cert = write(dir, "server.pem", &server.cert_pem);
+    let key = write(dir, "server.key", &server.key_pem);
+    let ca = write(dir, "client-ca.pem", &client_ca.pem);
+    let acceptor = TlsAcceptor::from_files(&cert, &key, &ca).unwrap();
+    let peers = acceptor.peers();
+    let server = DevServer::start(DevServerConfig { acceptor: Arc::new(acceptor), ..Default::default() })
+        .await
+        .unwrap();
+    (server, peers)
+}
+
+struct ClientFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    ca: PathBuf,
+}
+
+fn client_files(dir: &std::path::Path, leaf: &support::certs::Leaf, server_ca: &Ca) -> ClientFiles {
+    ClientFiles {
+        cert: write(dir, "client.pem", &leaf.cert_pem),
+        key: write(dir, "client.key", &leaf.key_pem),
+        ca: write(dir, "server-ca.pem", &server_ca.pem),
+    }
+}
+
+fn file_runtime(url: &str, files: &ClientFiles, server_spiffe_id: Option<&str>, reload: Duration) -> Runtime {
+    let provider = FileTls::new(FileTlsConfig {
+        cert: Some(files.cert.clone()),
+        key: Some(files.key.clone()),
+        ca: Some(files.ca.clone()),
+        server_spiffe_id: server_spiffe_id.map(str::to_string),
+        reload_interval: reload,
+    })
+    .unwrap();
+    let allow = AllowList::new(vec![AllowedHost::parse(url).unwrap()]);
+    let mut config = RuntimeConfig::new(TransportConfig::new(Arc::new(provider), allow));
+    config.cache = metald_host::component::CacheMode::Dir(cache_dir());
+    Runtime::new(config).unwrap()
+}
+
+fn serial_of(der: &[u8]) -> String {
+    summarize(&CertificateDer::from(der.to_vec())).unwrap().serial
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn file_mode_lifecycle_presents_the_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server_ca, client_ca) = (Ca::new("server.test"), Ca::new("example.org"));
+    let (server, peers) = tls_server(dir.path(), &server_ca.issue(loopback()), &client_ca).await;
+    let client_leaf = client_ca.issue(vec![San::Uri("spiffe://example.org/client".into())]);
+    let files = client_files(dir.path(), &client_leaf, &server_ca);
+    let url = server.url();
+    assert!(url.starts_with("https://"));
+    let output = cli(
+        &url,
+        &[
+            "--tls-mode",
+            "file",
+            "--tls-cert",
+            files.cert.to_str().unwrap(),
+            "--tls-key",
+            files.key.to_str().unwrap(),
+            "--tls-ca",
+            files.ca.to_str().unwrap(),
+            "create-and-boot",
+            "--json",
+        ],
+    )
+    .await;
+    // `cli` adds --tls-mode disabled first; the later --tls-mode file wins.
+    assert_eq!(json(&output)["boot_state"], "VM_STATE_RUNNING", "{}", stderr(&output));
+    let seen = peers.certificates();
+    assert!(!seen.is_empty());
+    assert!(seen.iter().all(|c| c.as_ref() == client_leaf.der.as_slice()), "the server saw our certificate");
+
+    let runtime = file_runtime(&url, &files, None, Duration::ZERO);
+    let mut client = runtime.client(options(&url)).await.unwrap();
+    let vms = client.list_all_vms(&[]).await.unwrap();
+    assert_eq!(vms.len(), 1, "the library sees the VM the CLI made over the same mTLS");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_requiring_a_client_certificate_refuses_a_client_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server_ca, client_ca) = (Ca::new("server.test"), Ca::new("example.org"));
+    let (server, _) = tls_server(dir.path(), &server_ca.issue(loopback()), &client_ca).await;
+    let ca = write(dir.path(), "server-ca.pem", &server_ca.pem);
+    let output = cli(&server.url(), &["--tls-mode", "file", "--tls-ca", ca.to_str().unwrap(), "list"]).await;
+    assert_eq!(code(&output), 1);
+    assert!(stderr(&output).contains("unauthenticated"), "{}", stderr(&output));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spiffe_only_server_certificates_are_authorized_by_trust_domain_or_exact_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("example.org");
+    let (server, _) =
+        tls_server(dir.path(), &ca.issue(vec![San::Uri("spiffe://example.org/metald".into())]), &ca).await;
+    let files =
+        client_files(dir.path(), &ca.issue(vec![San::Uri("spiffe://example.org/client".into())]), &ca);
+    let url = server.url();
+    let mut client = file_runtime(&url, &files, None, Duration::ZERO).client(options(&url)).await.unwrap();
+    client.list_all_vms(&[]).await.unwrap();
+    let mut exact = file_runtime(&url, &files, Some("spiffe://example.org/metald"), Duration::ZERO)
+        .client(options(&url))
+        .await
+        .unwrap();
+    exact.list_all_vms(&[]).await.unwrap();
+    let mut wrong = file_runtime(&url, &files, Some("spiffe://example.org/other"), Duration::ZERO)
+        .client(options(&url))
+        .await
+        .unwrap();
+    let error = wrong.list_all_vms(&[]).await.unwrap_err();
+    assert_eq!(error.connect_code(), Some(ErrorCode::Unauthenticated), "{error}");
+    assert!(error.to_string().contains("not the expected spiffe://example.org/other"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spiffe_server_outside_our_trust_domain_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = Ca::new("example.org");
+    let theirs = Ca::new("other.org");
+    let (server, _) =
+        tls_server(dir.path(), &theirs.issue(vec![San::Uri("spiffe://other.org/metald".into())]), &ours)
+            .await;
+    let mut files =
+        client_files(dir.path(), &ours.issue(vec![San::Uri("spiffe://example.org/client".into())]), &ours);
+    files.ca = write(dir.path(), "both.pem", &format!("{}{}", ours.pem, theirs.pem));
+    let url = server.url();
+    let mut client = file_runtime(&url, &files, None, Duration::ZERO).client(options(&url)).await.unwrap();
+    let error = client.list_all_vms(&[]).await.unwrap_err();
+    assert_eq!(error.connect_code(), Some(ErrorCode::Unauthenticated), "{error}");
+    assert!(error.to_string().contains("outside our trust domain example.org"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_bad_file_is_a_clear_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("example.org");
+    let good = ca.issue(loopback());
+    let other = ca.issue(loopback());
+    let cert = write(dir.path(), "cert.pem", &good.cert_pem);
+    let key = write(dir.path(), "key.pem", &good.key_pem);
+    let wrong_key = write(dir.path(), "wrong.key", &other.key_pem);
+    let expired = write(dir.path(), "expired.pem", &ca.issue_expired(loopback()).cert_pem);
+    let garbage = write(dir.path(), "garbage.pem", "not a certificate");
+    let missing = dir.path().join("missing.pem");
+    let s = |p: &PathBuf| p.to_str().unwrap().to_string();
+    let cases: Vec<(Vec<String>, String, &str)> = vec![
+        (vec!["--tls-cert".into(), s(&missing), "--tls-key".into(), s(&key)], s(&missing), "cannot read"),
+        (
+            vec!["--tls-cert".into(), s(&cert), "--tls-key".into(), s(&wrong_key)],
+            s(&wrong_key),
+            "does not belong to",
+        ),
+        (vec!["--tls-cert".into(), s(&expired), "--tls-key".into(), s(&key)], s(&expired), "expired"),
+        (vec!["--tls-cert".into(), s(&cert)], s(&cert), "needs its key"),
+        (vec!["--tls-key".into(), s(&key)], s(&key), "needs its certificate"),
+        (vec!["--tls-ca".into(), s(&garbage)], s(&garbage), "no usable CA certificate"),
+    ];
+    let server = dev_server().await;
+    for (flags, file, reason) in cases {
+        let mut args: Vec<&str> = vec!["--tls-mode", "file"];
+        args.extend(flags.iter().map(String::as_str));
+        args.push("list");
+        let output = cli(&server.url(), &args).await;
+        assert_eq!(code(&output), 1, "{flags:?}");
+        let message = stderr(&output);
+        assert!(message.contains(&file) && message.contains(reason), "{flags:?}: {message}");
+    }
+    assert_eq!(server.stats().requests, 0, "no request was sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renewed_files_are_picked_up_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server_ca, client_ca) = (Ca::new("server.test"), Ca::new("example.org"));
+    let (server, peers) = tls_server(dir.path(), &server_ca.issue(loopback()), &client_ca).await;
+    let first = client_ca.issue(vec![San::Uri("spiffe://example.org/client".into())]);
+    let files = client_files(dir.path(), &first, &server_ca);
+    let url = server.url();
+    let runtime = file_runtime(&url, &files, None, Duration::from_millis(200));
+    let mut client = runtime.client(options(&url)).await.unwrap();
+    client.list_all_vms(&[]).await.unwrap();
+    let renewed = client_ca.issue(vec![San::Uri("spiffe://example.org/client".into())]);
+    std::fs::write(&files.cert, &renewed.cert_pem).unwrap();
+    std::fs::write(&files.key, &renewed.key_pem).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.list_all_vms(&[]).await.unwrap();
+    let serials: Vec<String> = peers.certificates().iter().map(|c| serial_of(c)).collect();
+    assert_eq!(serials.first(), Some(&serial_of(&first.der)));
+    assert_eq!(
+        serials.last(),
+        Some(&serial_of(&renewed.der)),
+        "the next connection presents the renewed certificate"
+    );
+}
