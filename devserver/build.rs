@@ -20,5 +20,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .emit_rerun_directives(false)
         .compile()?;
     println!("cargo:rerun-if-changed={}", root.join(PROTO).display());
+    #[cfg(feature = "fake-workload-api")]
+    {
+        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("proto");
+        println!("cargo:rerun-if-changed={}", here.join("workload.proto").display());
+        let workload = protox::compile(["workload.proto"], [here])?;
+        tonic_prost_build::configure()
+            .build_server(true)
+            .build_client(false)
+            .build_transport(false)
+            .compile_fds(workload)?;
+    }
     Ok(())
 }

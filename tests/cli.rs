@@ -72,7 +72,7 @@ async fn json_output_of_every_command_parses() {
         found.sort();
         assert_eq!(found, keys, "{args:?}");
     }
-    let info = json(&cli(&url, &["info", &created["vm_id"].as_str().unwrap().to_string(), "--json"]).await);
+    let info = json(&cli(&url, &["info", created["vm_id"].as_str().unwrap(), "--json"]).await);
     assert_eq!(info["error"]["code"], "not_found", "failures are JSON too");
 }
 

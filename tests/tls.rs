@@ -221,3 +221,43 @@ async fn renewed_files_are_picked_up_without_a_restart() {
         "the next connection presents the renewed certificate"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dev_server_command_serves_file_mode_mtls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server_ca, client_ca) = (Ca::new("server.test"), Ca::new("example.org"));
+    let server_leaf = server_ca.issue(loopback());
+    let server_cert = write(dir.path(), "server.pem", &server_leaf.cert_pem);
+    let server_key = write(dir.path(), "server.key", &server_leaf.key_pem);
+    let client_ca_file = write(dir.path(), "client-ca.pem", &client_ca.pem);
+    let (mut child, url) = spawn_dev_server(&[
+        "--tls-mode",
+        "file",
+        "--tls-cert",
+        server_cert.to_str().unwrap(),
+        "--tls-key",
+        server_key.to_str().unwrap(),
+        "--tls-client-ca",
+        client_ca_file.to_str().unwrap(),
+    ])
+    .await;
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let files = client_files(dir.path(), &client_ca.issue(vec![San::Dns("client.test")]), &server_ca);
+    let output = cli(
+        &url,
+        &[
+            "--tls-mode",
+            "file",
+            "--tls-cert",
+            files.cert.to_str().unwrap(),
+            "--tls-key",
+            files.key.to_str().unwrap(),
+            "--tls-ca",
+            files.ca.to_str().unwrap(),
+            "create-and-boot",
+        ],
+    )
+    .await;
+    ok(&output);
+    child.kill().await.unwrap();
+}

@@ -17,6 +17,8 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod tls;
+#[cfg(feature = "fake-workload-api")]
+pub mod workload_api;
 
 /// Generated `metal.vmprovisioner.v1` types and service (buffa + connectrpc).
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

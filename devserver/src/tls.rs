@@ -113,7 +113,8 @@ impl TlsAcceptor {
     /// must present an SVID from our trust domain.
     pub async fn spiffe(endpoint: &str, timeout: Duration) -> Result<Self, TlsSetupError> {
         let error = |reason: String| TlsSetupError::Spiffe { endpoint: endpoint.to_string(), reason };
-        let source = tokio::time::timeout(timeout, spiffe::X509Source::builder().endpoint(endpoint).build())
+        let building = spiffe::X509Source::builder().endpoint(endpoint).initial_sync_timeout(timeout).build();
+        let source = tokio::time::timeout(timeout + Duration::from_secs(1), building)
             .await
             .map_err(|_| error(format!("no SVID within {timeout:?}")))?
             .map_err(|e| error(e.to_string()))?;

@@ -45,6 +45,20 @@ impl Error {
     }
 }
 
+/// Every message in an error's source chain, joined with `: ` (repeats dropped).
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = cause.source();
+    }
+    parts.join(": ")
+}
+
 /// The Connect wire name of a code (`not_found`): the WIT case name in snake case.
 pub fn code_name(code: types::ErrorCode) -> String {
     let debug = format!("{code:?}");

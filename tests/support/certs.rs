@@ -101,6 +101,20 @@ impl Ca {
     }
 }
 
+impl Ca {
+    /// An X.509-SVID for `spiffe_id`, as a Workload API hands it out.
+    pub fn svid(&self, spiffe_id: &str) -> (metald_devserver::workload_api::Svid, Leaf) {
+        let leaf = self.issue(vec![San::Uri(spiffe_id.to_string())]);
+        let svid = metald_devserver::workload_api::Svid {
+            spiffe_id: spiffe_id.to_string(),
+            chain_der: leaf.der.clone(),
+            key_der: leaf.key_der.clone(),
+            bundle_der: self.der.clone(),
+        };
+        (svid, leaf)
+    }
+}
+
 /// The SANs of a server on 127.0.0.1 / localhost.
 pub fn loopback() -> Vec<San> {
     vec![San::Dns("localhost"), San::Ip(IpAddr::from([127, 0, 0, 1]))]

@@ -112,3 +112,18 @@ pub fn code(output: &Output) -> i32 {
 }
 
 pub mod certs;
+
+/// Starts `metald-host dev-server` with `args` and returns it with the URL it printed.
+pub async fn spawn_dev_server(args: &[&str]) -> (tokio::process::Child, String) {
+    let mut command = metald_host();
+    command.args(["dev-server", "--listen", "127.0.0.1:0"]).args(args).stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("dev-server starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let url = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("prints its URL in time")
+        .expect("reads stdout")
+        .expect("a line");
+    (child, url)
+}

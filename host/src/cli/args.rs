@@ -273,6 +273,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
     fn go_durations_parse() {
         assert_eq!(parse_go_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_go_duration("30s"), Ok(Duration::from_secs(30)));

@@ -15,7 +15,7 @@ use super::{CliError, connection, vm_config};
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let as_json = cli.json.unwrap_or(false);
     match &cli.command {
-        Command::DevServer(args) => super::dev_server::run(args).await,
+        Command::DevServer(args) => super::dev_server::run(args, &cli.connection).await,
         Command::Run(args) => super::run::run(&cli, args).await,
         Command::ConfigGen => config_gen(&cli).await,
         Command::ConfigValidate { file } => config_validate(&cli, file.as_deref(), as_json).await,

@@ -19,7 +19,7 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 use super::x509::summarize;
-use super::{ClientIdentity, TlsError, TlsProvider, crypto, system_roots};
+use super::{ClientIdentity, IdentityFuture, TlsError, TlsProvider, crypto, system_roots};
 
 /// Files and policy of file mode.
 #[derive(Clone, Debug, Default)]
@@ -147,8 +147,8 @@ impl FileTls {
     }
 }
 
-impl TlsProvider for FileTls {
-    fn identity(&self) -> Result<ClientIdentity, TlsError> {
+impl FileTls {
+    fn current(&self) -> ClientIdentity {
         let mut current = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let interval = self.config.reload_interval;
         if !interval.is_zero() && current.0.elapsed() >= interval {
@@ -165,7 +165,13 @@ impl TlsProvider for FileTls {
                 }
             }
         }
-        Ok(current.1.clone())
+        current.1.clone()
+    }
+}
+
+impl TlsProvider for FileTls {
+    fn identity(&self) -> IdentityFuture<'_> {
+        Box::pin(std::future::ready(Ok(self.current())))
     }
 }
 

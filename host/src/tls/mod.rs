@@ -6,6 +6,8 @@ mod files;
 mod spiffe;
 mod x509;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 pub use files::{FileTls, FileTlsConfig};
@@ -41,11 +43,14 @@ pub struct ClientIdentity {
     pub key: String,
 }
 
+/// The identity a provider hands out, when it is ready.
+pub type IdentityFuture<'a> = Pin<Box<dyn Future<Output = Result<ClientIdentity, TlsError>> + Send + 'a>>;
+
 /// Hands out the current client identity. Implementations may rotate it at any time; new
 /// connections use the identity current when they are made.
 pub trait TlsProvider: Send + Sync + 'static {
-    /// The identity for a new connection.
-    fn identity(&self) -> Result<ClientIdentity, TlsError>;
+    /// The identity for a new connection (waiting, briefly, for rotated material).
+    fn identity(&self) -> IdentityFuture<'_>;
 }
 
 /// The rustls crypto provider used everywhere (ring, as wasmtime-wasi-http uses).
@@ -84,8 +89,8 @@ impl ServerAuthOnly {
 }
 
 impl TlsProvider for ServerAuthOnly {
-    fn identity(&self) -> Result<ClientIdentity, TlsError> {
-        Ok(self.identity.clone())
+    fn identity(&self) -> IdentityFuture<'_> {
+        Box::pin(std::future::ready(Ok(self.identity.clone())))
     }
 }
 
@@ -94,7 +99,7 @@ impl TlsProvider for ServerAuthOnly {
 pub struct Offline;
 
 impl TlsProvider for Offline {
-    fn identity(&self) -> Result<ClientIdentity, TlsError> {
-        Err(TlsError::Other("this command makes no network calls".into()))
+    fn identity(&self) -> IdentityFuture<'_> {
+        Box::pin(std::future::ready(Err(TlsError::Other("this command makes no network calls".into()))))
     }
 }

@@ -2,15 +2,18 @@
 //! server, which is authorized as metald authorizes its peers: any SPIFFE ID in our trust
 //! domain (go-spiffe's `AuthorizeMemberOf`), or exactly `--server-spiffe-id`.
 //!
-//! A missing, unreachable or identity-less Workload API is an error within the configured
-//! time, never a fall back to plaintext (the Go client fell back silently).
+//! A missing, unreachable or identity-less Workload API is an error with its cause within
+//! the configured time, never a fall back to plaintext (the Go client fell back silently).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{ClientIdentity, TlsError, TlsProvider};
+use super::{ClientIdentity, IdentityFuture, TlsError, TlsProvider};
+
+/// How long a new connection waits for rotated SVID material to be applied.
+const ROTATION_WAIT: Duration = Duration::from_secs(2);
 
 /// Where the Workload API is and how the server is authorized.
 #[derive(Clone, Debug)]
@@ -36,10 +39,15 @@ pub fn endpoint(socket: &str) -> (String, Option<String>) {
     }
 }
 
+fn spiffe_error(endpoint: &str, reason: impl std::error::Error + 'static) -> TlsError {
+    TlsError::Spiffe(format!("Workload API at {endpoint}: {}", crate::error::chain(&reason)))
+}
+
 /// SPIFFE-mode provider: SVIDs rotate inside the source; each new connection presents the
 /// current one.
 pub struct SpiffeTls {
     source: spiffe::X509Source,
+    status: spiffe_rustls::TlsStatus,
     config: Arc<rustls::ClientConfig>,
 }
 
@@ -55,47 +63,76 @@ impl SpiffeTls {
                  refusing to fall back to plaintext"
             )));
         }
-        let building = spiffe::X509Source::builder().endpoint(endpoint.as_str()).build();
-        let source = tokio::time::timeout(settings.timeout, building)
-            .await
-            .map_err(|_| {
-                TlsError::Spiffe(format!(
-                    "no X.509-SVID from the Workload API at {endpoint} within {:?}",
+        // One direct fetch first: it fails fast and says why (refused, no identity, ...),
+        // where the source would only report that its first sync timed out.
+        let probe = async { spiffe::WorkloadApiClient::connect_to(&endpoint).await?.fetch_x509_svid().await };
+        match tokio::time::timeout(settings.timeout, probe).await {
+            Err(_) => {
+                return Err(TlsError::Spiffe(format!(
+                    "Workload API at {endpoint}: no X.509-SVID within {:?}",
                     settings.timeout
-                ))
-            })?
-            .map_err(|e| TlsError::Spiffe(format!("Workload API at {endpoint}: {e}")))?;
-        let svid = source.svid().map_err(|e| TlsError::Spiffe(format!("Workload API at {endpoint}: {e}")))?;
+                )));
+            }
+            Ok(Err(error)) => return Err(spiffe_error(&endpoint, error)),
+            Ok(Ok(_)) => {}
+        }
+        let source = spiffe::X509Source::builder()
+            .endpoint(endpoint.as_str())
+            .initial_sync_timeout(settings.timeout)
+            .build()
+            .await
+            .map_err(|e| spiffe_error(&endpoint, e))?;
+        let svid = source.svid().map_err(|e| spiffe_error(&endpoint, e))?;
         let own_id = svid.spiffe_id().clone();
-        let builder = spiffe_rustls::mtls_client(source.clone())
-            .with_alpn_protocols([b"h2".as_slice(), b"http/1.1".as_slice()]);
-        let config = match &settings.server_spiffe_id {
+        // ALPN (h2, http/1.1) is set by the transport's connector.
+        let builder = spiffe_rustls::mtls_client(source.clone());
+        let built = match &settings.server_spiffe_id {
             Some(id) => {
                 let authorizer = spiffe_rustls::authorizer::exact([id.as_str()])
                     .map_err(|e| TlsError::Spiffe(format!("--server-spiffe-id {id:?}: {e}")))?;
-                builder.authorize(authorizer).build()
+                builder.authorize(authorizer).build_with_status()
             }
             None => {
                 let authorizer = spiffe_rustls::authorizer::trust_domains([own_id.trust_domain().clone()])
                     .map_err(|e| TlsError::Spiffe(e.to_string()))?;
-                builder.authorize(authorizer).build()
+                builder.authorize(authorizer).build_with_status()
+            }
+        };
+        let (config, status) = built.map_err(|e| TlsError::Spiffe(e.to_string()))?;
+        tracing::info!(spiffe_id = %own_id, %endpoint, "SPIFFE identity ready");
+        Ok(SpiffeTls { source, status, config: Arc::new(config) })
+    }
+
+    /// Waits until rotated material is applied to the TLS config (a brief window after each
+    /// rotation in which a handshake would fail); explains withdrawn material.
+    async fn ready(&self) -> Result<(), TlsError> {
+        let mut changes = self.status.clone();
+        let deadline = tokio::time::Instant::now() + ROTATION_WAIT;
+        loop {
+            let Some(error) = self.status.current().error else { return Ok(()) };
+            if !matches!(error.as_ref(), spiffe_rustls::Error::PendingRevision { .. }) {
+                return Err(TlsError::Spiffe(format!("no usable SVID: {error}")));
+            }
+            if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+                return Err(TlsError::Spiffe(format!(
+                    "rotated SVID not applied within {ROTATION_WAIT:?}: {error}"
+                )));
             }
         }
-        .map_err(|e| TlsError::Spiffe(e.to_string()))?;
-        tracing::info!(spiffe_id = %own_id, %endpoint, "SPIFFE identity ready");
-        Ok(SpiffeTls { source, config: Arc::new(config) })
     }
 }
 
 impl TlsProvider for SpiffeTls {
-    fn identity(&self) -> Result<ClientIdentity, TlsError> {
-        let svid = self.source.svid().map_err(|e| TlsError::Spiffe(format!("no current SVID: {e}")))?;
-        let leaf = svid.leaf();
-        // The pool key includes the certificate: after a rotation, new connections (which
-        // present the new SVID) are used, never connections made with the old one.
-        let digest: String =
-            Sha256::digest(leaf.as_ref()).iter().take(8).map(|b| format!("{b:02x}")).collect();
-        Ok(ClientIdentity { config: self.config.clone(), key: format!("{}#{digest}", svid.spiffe_id()) })
+    fn identity(&self) -> IdentityFuture<'_> {
+        Box::pin(async move {
+            self.ready().await?;
+            let svid = self.source.svid().map_err(|e| TlsError::Spiffe(format!("no current SVID: {e}")))?;
+            // The pool key includes the certificate: after a rotation, new connections
+            // (presenting the new SVID) are used, never connections made with the old one.
+            let digest: String =
+                Sha256::digest(svid.leaf().as_ref()).iter().take(8).map(|b| format!("{b:02x}")).collect();
+            Ok(ClientIdentity { config: self.config.clone(), key: format!("{}#{digest}", svid.spiffe_id()) })
+        })
     }
 }
 

@@ -7,19 +7,7 @@ use wasmtime_wasi_http::Error as HttpError;
 
 use super::body::SetupTimeout;
 
-/// Every message in an error's source chain, joined.
-pub fn chain(error: &(dyn StdError + 'static)) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
-}
+pub use crate::error::chain;
 
 fn sources<'a>(error: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
     std::iter::successors(Some(error), |&e| e.source())
@@ -57,15 +45,11 @@ pub fn from_body_error(error: &hyper::Error) -> HttpError {
     if let Some(tls) = find_tls(error) {
         return tls_error(tls);
     }
-    for cause in sources(error) {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            if matches!(
-                io.kind(),
-                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe
-            ) {
-                return HttpError::HttpResponseIncomplete;
-            }
-        }
+    let broken = |io: &std::io::Error| {
+        matches!(io.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe)
+    };
+    if sources(error).filter_map(|cause| cause.downcast_ref::<std::io::Error>()).any(broken) {
+        return HttpError::HttpResponseIncomplete;
     }
     hyper_error(error)
 }

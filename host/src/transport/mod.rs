@@ -131,8 +131,11 @@ impl Transport {
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(Some(self.config.connect_timeout));
+        // hyper-rustls sets ALPN itself (h2, http/1.1) and refuses a config that has some.
+        let mut tls = (*identity.config).clone();
+        tls.alpn_protocols.clear();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*identity.config).clone())
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .enable_http2()
@@ -177,7 +180,7 @@ impl Transport {
             );
             return Err(HttpError::HttpRequestDenied);
         }
-        let identity = self.config.tls.identity().map_err(|e| HttpError::TlsAlertReceived {
+        let identity = self.config.tls.identity().await.map_err(|e| HttpError::TlsAlertReceived {
             alert_id: None,
             alert_message: Some(format!("client identity unavailable: {e}")),
         })?;
