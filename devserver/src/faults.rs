@@ -22,6 +22,8 @@ pub enum Fault {
     Oversized(usize),
     /// Answer 200 with `Content-Type: text/html`.
     WrongContentType,
+    /// Answer with a response header this many bytes long.
+    OversizedHeaders(usize),
 }
 
 /// Why a fault spec did not parse.
@@ -76,10 +78,13 @@ impl FromStr for FaultSpec {
                 Fault::Oversized(n.parse().map_err(|_| error(format!("{n:?} is not a byte count")))?)
             }
             ("wrong-content-type", "") => Fault::WrongContentType,
+            ("oversized-headers", n) => {
+                Fault::OversizedHeaders(n.parse().map_err(|_| error(format!("{n:?} is not a byte count")))?)
+            }
             _ => {
                 return Err(error(
-                    "expected latency:DURATION, unavailable[:N], reset, reset-mid-body, garbage, oversized:BYTES \
-                     or wrong-content-type"
+                    "expected latency:DURATION, unavailable[:N], reset, reset-mid-body, garbage, oversized:BYTES, \
+                     oversized-headers:BYTES or wrong-content-type"
                         .into(),
                 ));
             }
@@ -159,6 +164,7 @@ mod tests {
             ("BootVm=garbage", "BootVm", Fault::Garbage),
             ("ListVms=oversized:1000", "ListVms", Fault::Oversized(1000)),
             ("PauseVm=wrong-content-type", "PauseVm", Fault::WrongContentType),
+            ("GetVmInfo=oversized-headers:70000", "GetVmInfo", Fault::OversizedHeaders(70000)),
         ];
         for (text, rpc, fault) in cases {
             assert_eq!(text.parse::<FaultSpec>().unwrap(), FaultSpec { rpc: rpc.into(), fault }, "{text}");

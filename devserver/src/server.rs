@@ -159,11 +159,16 @@ fn plain(status: u16, content_type: &str, body: impl Into<Bytes>) -> http::Respo
     response
 }
 
-/// A body that sends `first` and then fails, breaking the connection mid-body.
+/// A body that sends `first`, lets it reach the client, then fails, breaking the connection
+/// mid-body.
 fn broken_body(first: Bytes) -> Body {
-    let frames: Vec<Result<Frame<Bytes>, BoxError>> =
-        vec![Ok(Frame::data(first)), Err("injected fault: connection broken mid-body".into())];
-    StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync()
+    use futures_util::StreamExt;
+    let sent = futures_util::stream::iter([Ok::<_, BoxError>(Frame::data(first))]);
+    let broken = futures_util::stream::once(async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Err::<Frame<Bytes>, BoxError>("injected fault: connection broken mid-body".into())
+    });
+    StreamBody::new(sent.chain(broken)).boxed_unsync()
 }
 
 impl tower::Service<http::Request<Incoming>> for Front {
@@ -216,6 +221,13 @@ impl tower::Service<http::Request<Incoming>> for Front {
                 Some(Fault::Oversized(size)) => plain(200, "application/proto", vec![0u8; size]),
                 Some(Fault::WrongContentType) => {
                     plain(200, "text/html", "<html><body>hello from a proxy</body></html>")
+                }
+                Some(Fault::OversizedHeaders(size)) => {
+                    let mut response = plain(200, "application/proto", Bytes::new());
+                    if let Ok(value) = "x".repeat(size).parse() {
+                        response.headers_mut().insert("x-padding", value);
+                    }
+                    response
                 }
                 other => {
                     if let Some(Fault::Latency(delay)) = other {

@@ -37,6 +37,9 @@ pub mod options;
 pub mod templates;
 pub mod validation;
 
+#[cfg(test)]
+mod fuzz_properties;
+
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 #[cfg(target_arch = "wasm32")]

@@ -46,9 +46,17 @@ pub fn from_body_error(error: &hyper::Error) -> HttpError {
         return tls_error(tls);
     }
     let broken = |io: &std::io::Error| {
-        matches!(io.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe)
+        matches!(
+            io.kind(),
+            ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof
+        )
     };
-    if sources(error).filter_map(|cause| cause.downcast_ref::<std::io::Error>()).any(broken) {
+    if error.is_incomplete_message()
+        || sources(error).filter_map(|cause| cause.downcast_ref::<std::io::Error>()).any(broken)
+    {
         return HttpError::HttpResponseIncomplete;
     }
     hyper_error(error)

@@ -204,6 +204,13 @@ impl Transport {
             Ok(Ok(response)) => response,
         };
         activity.touch();
+        // hyper bounds what it buffers, not the size of a head that arrives in one read.
+        let head_size: usize =
+            response.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+        if head_size > self.config.max_response_header_bytes {
+            tracing::warn!(%authority, head_size, limit = self.config.max_response_header_bytes, "response headers over the limit");
+            return Err(HttpError::HttpResponseHeaderSectionSize(u32::try_from(head_size).ok()));
+        }
         Ok(response.map(|incoming| body::GuardedBody::new(incoming, between_bytes, activity).boxed()))
     }
 }

@@ -5,7 +5,6 @@
 //! receivers, argument counts. Argument types are checked as each call is made.
 
 mod catalog;
-mod syntax;
 mod values;
 
 use std::io::{Read, Write};
@@ -20,7 +19,7 @@ use super::CliError;
 use super::args::Cli;
 use super::connection;
 use catalog::{Catalog, Export, Kind};
-use syntax::{Call, Line, ScriptError, Statement};
+use metald_script::{self as syntax, Call, Line, ScriptError, Statement};
 use values::{Binding, Vars};
 
 /// The variable that holds the client opened from the connection flags.

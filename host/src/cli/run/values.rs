@@ -358,4 +358,15 @@ mod tests {
             json!({"ok": {"vm-id": "ud-1", "state": "created", "extra": null, "error": {"other": "x"}}})
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn substitution_never_panics(text in "\\PC{0,200}") {
+            let mut vars = Vars::default();
+            let record = Val::Record(vec![("vm-id".into(), Val::String("ud-1".into()))]);
+            let ty = Type::Bool;
+            vars.bind("vm", Binding::Value { value: record, ty, resource: None });
+            let _ = vars.substitute(&text);
+        }
+    }
 }

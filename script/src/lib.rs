@@ -1,4 +1,5 @@
-//! The script language: one statement per line, `#` comments, WAVE values.
+//! The statement language of `metald-host run`: one statement per line, `#` comments,
+//! WAVE values, errors with line and column.
 //!
 //! ```text
 //! let b = vm-config-builder.from-template(standard)   # bind a result
@@ -452,5 +453,25 @@ mod tests {
         let positions: Vec<(usize, usize)> = errors.iter().map(|e| (e.line, e.col)).collect();
         assert_eq!(positions, [(1, 5), (2, 9), (3, 7), (4, 5), (5, 10), (6, 7)], "{errors:#?}");
         assert!(errors[2].message.contains("empty argument"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_parser_never_panics_on_arbitrary_text(text in "\\PC{0,300}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn the_parser_never_panics_on_script_like_text(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "let ", "x", " = ", "client", ".", "create-vm", "(", ")", "{", "}", "[", "]", ",", ":", "\"",
+                    "'", "#", "\n", "assert ", " == ", "expect ", "not-found", "metald:client/", "@0.1.0", "1", " ",
+                ]),
+                0..60,
+            )
+        ) {
+            let _ = parse(&parts.concat());
+        }
     }
 }
