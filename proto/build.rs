@@ -1,11 +1,11 @@
-//! Generates the prost types of `metal.vmprovisioner.v1` with `protox` (no protoc binary).
-//!
-//! With the `json` feature, every message also derives serde's traits with attributes that
-//! follow the protobuf JSON mapping: lowerCamelCase names (proto names accepted on input),
-//! default values omitted, enums as their names, 64-bit integers as strings, null as default.
+//! Generates the prost types of `metal.vmprovisioner.v1` with `protox` (no protoc binary),
+//! and `schema.rs`: a table of every message's fields (number, names, kind) that drives the
+//! protobuf-JSON transcoder in `json.rs`.
+
+use std::fmt::Write;
 
 use prost_types::field_descriptor_proto::{Label, Type};
-use prost_types::{DescriptorProto, FileDescriptorSet};
+use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto};
 
 const PROTO: &str = "metal/vmprovisioner/v1/vmprovisioner.proto";
 
@@ -13,72 +13,112 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed={}", root.join(PROTO).display());
     let fds = protox::compile([PROTO], [root])?;
-
+    let file = fds.file.last().ok_or("protox returned no file")?.clone();
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("schema.rs"), schema(&file)?)?;
     let mut config = prost_build::Config::new();
     // BTreeMap keeps the crate no_std and makes encoded map entries deterministic (sorted).
     config.btree_map(["."]);
-    if std::env::var_os("CARGO_FEATURE_JSON").is_some() {
-        add_json_attributes(&mut config, &fds);
-    }
     config.compile_fds(fds)?;
     Ok(())
 }
 
-fn add_json_attributes(config: &mut prost_build::Config, fds: &FileDescriptorSet) {
-    for file in &fds.file {
-        let package = file.package();
-        for message in &file.message_type {
-            let path = format!(".{package}.{}", message.name());
-            config
-                .type_attribute(&path, "#[derive(serde::Serialize, serde::Deserialize)]\n#[serde(default)]");
-            for field in &message.field {
-                config.field_attribute(
-                    format!("{path}.{}", field.name()),
-                    field_attribute(message, field, package),
-                );
-            }
-        }
-    }
-}
-
-/// The serde attribute of one field: names, omission of defaults, and its value mapping.
-fn field_attribute(
-    message: &DescriptorProto,
-    field: &prost_types::FieldDescriptorProto,
-    package: &str,
-) -> String {
-    let mut parts = vec![
-        format!("rename = \"{}\"", field.json_name()),
-        "skip_serializing_if = \"crate::json::is_default\"".to_string(),
-    ];
-    if field.json_name() != field.name() {
-        parts.push(format!("alias = \"{}\"", field.name()));
-    }
-    let repeated = field.label() == Label::Repeated;
-    let is_map = repeated
+fn is_map(message: &DescriptorProto, field: &FieldDescriptorProto) -> bool {
+    field.label() == Label::Repeated
         && field.r#type() == Type::Message
         && message.nested_type.iter().any(|nested| {
             nested.options.as_ref().is_some_and(|o| o.map_entry())
                 && field.type_name().ends_with(&format!(".{}", nested.name()))
-        });
-    let mapping = match (field.r#type(), repeated) {
-        (Type::Int64, false) => Some("with = \"crate::json::int64\"".to_string()),
-        (Type::Int32, false) => Some("with = \"crate::json::int32\"".to_string()),
-        (Type::Double, false) => Some("with = \"crate::json::double\"".to_string()),
-        (Type::Enum, single_or_list) => {
-            let rust_type = field.type_name().trim_start_matches(&format!(".{package}.")).to_string();
-            let module = if single_or_list { "enum_list" } else { "enumeration" };
-            Some(format!(
-                "serialize_with = \"crate::json::{module}::serialize::<crate::{rust_type}, _>\", \
-                 deserialize_with = \"crate::json::{module}::deserialize::<crate::{rust_type}, _>\""
-            ))
-        }
-        // Singular messages are `Option`s, which already read null as absent.
-        (Type::Message, false) => None,
-        _ if is_map || repeated => Some("deserialize_with = \"crate::json::null_default\"".into()),
-        (Type::String | Type::Bool, false) => Some("deserialize_with = \"crate::json::null_default\"".into()),
-        (other, _) => panic!("field {} has type {other:?}, which json.rs does not map", field.name()),
+        })
+}
+
+fn schema(file: &FileDescriptorProto) -> Result<String, Box<dyn std::error::Error>> {
+    let package = format!(".{}.", file.package());
+    let message_index = |type_name: &str| {
+        let name = type_name.trim_start_matches(&package);
+        file.message_type
+            .iter()
+            .position(|m| m.name() == name)
+            .ok_or_else(|| format!("unknown message {type_name}"))
     };
-    parts.extend(mapping);
-    format!("#[serde({})]", parts.join(", "))
+    let enum_index = |type_name: &str| {
+        let name = type_name.trim_start_matches(&package);
+        file.enum_type
+            .iter()
+            .position(|e| e.name() == name)
+            .ok_or_else(|| format!("unknown enum {type_name}"))
+    };
+    let mut out = String::from("// Generated by build.rs from the proto descriptor.\n\n");
+    writeln!(out, "/// Every message of the package, in declaration order.")?;
+    writeln!(out, "pub(crate) static MESSAGES: [MessageSchema; {}] = [", file.message_type.len())?;
+    for message in &file.message_type {
+        writeln!(out, "    // {}\n    MessageSchema {{ fields: &[", message.name())?;
+        for field in &message.field {
+            let kind = if is_map(message, field) {
+                let entry = message
+                    .nested_type
+                    .iter()
+                    .find(|n| field.type_name().ends_with(&format!(".{}", n.name())))
+                    .ok_or("map entry")?;
+                if entry.field.iter().any(|f| f.r#type() != Type::String) {
+                    return Err(format!(
+                        "{}.{}: only map<string, string> is supported",
+                        message.name(),
+                        field.name()
+                    )
+                    .into());
+                }
+                "Kind::Map".to_string()
+            } else {
+                match field.r#type() {
+                    Type::Int32 => "Kind::Int32".into(),
+                    Type::Int64 => "Kind::Int64".into(),
+                    Type::Bool => "Kind::Bool".into(),
+                    Type::String => "Kind::String".into(),
+                    Type::Double => "Kind::Double".into(),
+                    Type::Enum => format!("Kind::Enum({})", enum_index(field.type_name())?),
+                    Type::Message => format!("Kind::Message({})", message_index(field.type_name())?),
+                    other => {
+                        return Err(format!(
+                            "{}.{}: type {other:?} is not supported",
+                            message.name(),
+                            field.name()
+                        )
+                        .into());
+                    }
+                }
+            };
+            let repeated = field.label() == Label::Repeated && kind != "Kind::Map";
+            writeln!(
+                out,
+                "        FieldSchema {{ number: {}, proto_name: {:?}, json_name: {:?}, kind: {kind}, repeated: {repeated} }},",
+                field.number(),
+                field.name(),
+                field.json_name()
+            )?;
+        }
+        writeln!(out, "    ] }},")?;
+    }
+    writeln!(out, "];\n")?;
+    writeln!(out, "/// Every enum of the package.")?;
+    writeln!(out, "pub(crate) static ENUMS: [EnumSchema; {}] = [", file.enum_type.len())?;
+    for enumeration in &file.enum_type {
+        let values: Vec<String> =
+            enumeration.value.iter().map(|v| format!("({:?}, {})", v.name(), v.number())).collect();
+        writeln!(
+            out,
+            "    EnumSchema {{ name: {:?}, values: &[{}] }},",
+            enumeration.name(),
+            values.join(", ")
+        )?;
+    }
+    writeln!(out, "];\n")?;
+    for (index, message) in file.message_type.iter().enumerate() {
+        writeln!(
+            out,
+            "impl Described for crate::{} {{\n    const MESSAGE: usize = {index};\n}}",
+            message.name()
+        )?;
+    }
+    Ok(out)
 }

@@ -11,6 +11,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use metald_proto as pb;
+use metald_proto::json::Described;
 use metald_proto::route::Method;
 
 pub use crate::bindings::exports::metald::client::codec::{
@@ -61,11 +62,10 @@ fn content_type(codec: Codec) -> &'static str {
     }
 }
 
-fn encode<M: prost::Message + serde::Serialize>(message: &M, codec: Codec) -> Vec<u8> {
+fn encode<M: Described>(message: &M, codec: Codec) -> Vec<u8> {
     match codec {
         Codec::Proto => message.encode_to_vec(),
-        // Serializing these plain structs cannot fail; an empty body would be caught by the server.
-        Codec::Json => serde_json::to_vec(message).unwrap_or_default(),
+        Codec::Json => metald_proto::json::to_json(message),
     }
 }
 
@@ -160,13 +160,10 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
-fn decode_message<M>(bytes: &[u8], codec: Codec, method: Method) -> Result<M, Error>
-where
-    M: prost::Message + Default + serde::de::DeserializeOwned,
-{
+fn decode_message<M: Described>(bytes: &[u8], codec: Codec, method: Method) -> Result<M, Error> {
     let result = match codec {
         Codec::Proto => M::decode(bytes).map_err(|e| e.to_string()),
-        Codec::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+        Codec::Json => metald_proto::json::from_json(bytes).map_err(|e| e.to_string()),
     };
     result.map_err(|e| transport(ErrorCode::Internal, format!("malformed {} response: {e}", method.name())))
 }

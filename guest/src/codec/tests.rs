@@ -98,7 +98,7 @@ fn json_codec_sends_protobuf_json() {
     )
     .unwrap();
     assert_eq!(header(&request.headers, "content-type"), Some("application/json"));
-    assert_eq!(request.body, br#"{"vmId":"ud-1","force":true,"timeoutSeconds":30}"#);
+    assert_eq!(request.body, br#"{"force":true,"timeoutSeconds":30,"vmId":"ud-1"}"#);
 }
 
 #[test]
@@ -133,8 +133,8 @@ fn decodes_every_response_type_in_both_codecs() {
         next_page_token: "t".into(),
         total_count: 7,
     };
-    fn both<M: prost::Message + serde::Serialize>(m: &M) -> [(Codec, Vec<u8>); 2] {
-        [(Codec::Proto, m.encode_to_vec()), (Codec::Json, serde_json::to_vec(m).unwrap())]
+    fn both<M: metald_proto::json::Described>(m: &M) -> Encodings {
+        [(Codec::Proto, m.encode_to_vec()), (Codec::Json, metald_proto::json::to_json(m))]
     }
     let cases: Vec<(RpcMethod, Encodings)> = vec![
         (RpcMethod::CreateVm, both(&pb::CreateVmResponse { vm_id: "ud-1".into(), state: 1 })),

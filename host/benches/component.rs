@@ -1,0 +1,414 @@
+//! The component path against a native Rust client, side by side, on loopback.
+//!
+//! `cargo bench -p metald-host --bench component` measures and writes the table to
+//! `target/benchmark.md`; run through `cargo test` (no `--bench` argument) it does a smoke run
+//! with a handful of iterations and writes `target/benchmark-smoke.md`. Nothing here asserts
+//! timing.
+//!
+//! The native client is the official `connectrpc` crate's generated `VmServiceClient` over its
+//! pooled hyper-util `HttpClient`: what a Rust user would pick to call metald without wasm.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use connectrpc::client::{CallOptions, ClientConfig, HttpClient};
+use metald_devserver::pb::{GetVmInfoRequest, VmServiceClient};
+use metald_devserver::{DevServer, DevServerConfig};
+use metald_host::bindings::templates::Template;
+use metald_host::bindings::types::ClientOptions;
+use metald_host::component::{CacheMode, ComponentSource, EMBEDDED_COMPONENT, EngineLimits};
+use metald_host::{Runtime, RuntimeConfig};
+
+/// Iteration counts of a full run and of a smoke run.
+struct Plan {
+    latency_calls: usize,
+    throughput_calls_per_caller: usize,
+    instantiations: usize,
+    held_instances: usize,
+    cold_runs: usize,
+    compiles: usize,
+}
+
+const FULL: Plan = Plan {
+    latency_calls: 3000,
+    throughput_calls_per_caller: 200,
+    instantiations: 2000,
+    held_instances: 1000,
+    cold_runs: 25,
+    compiles: 5,
+};
+const SMOKE: Plan = Plan {
+    latency_calls: 20,
+    throughput_calls_per_caller: 3,
+    instantiations: 20,
+    held_instances: 20,
+    cold_runs: 3,
+    compiles: 1,
+};
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index.min(samples.len() - 1)]
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn options(server: &str) -> ClientOptions {
+    ClientOptions {
+        server: server.into(),
+        user_id: "bench".into(),
+        tenant_id: "bench".into(),
+        timeout_ms: Some(30_000),
+        route_prefix: None,
+        codec: None,
+        retries: None,
+        max_response_bytes: None,
+    }
+}
+
+fn call_options() -> CallOptions {
+    CallOptions::default()
+        .with_header("authorization", "Bearer dev_user_bench")
+        .with_header("x-tenant-id", "bench")
+}
+
+fn runtime(server: &str, http2: bool) -> Runtime {
+    let mut transport = metald_host::plain_transport(server).unwrap();
+    transport.http2_prior_knowledge = http2;
+    let mut config = RuntimeConfig::new(transport);
+    config.limits = EngineLimits { max_instances: 1100, memory_cap: 64 << 20 };
+    Runtime::new(config).unwrap()
+}
+
+fn native(server: &str, http2: bool) -> VmServiceClient<HttpClient> {
+    let http = if http2 { HttpClient::plaintext_http2_only() } else { HttpClient::plaintext() };
+    VmServiceClient::new(http, ClientConfig::new(server.parse().unwrap()))
+}
+
+/// Creates one VM and returns its id.
+async fn seed(runtime: &Runtime, server: &str) -> String {
+    let mut instance = runtime.instantiate().await.unwrap();
+    let config = instance
+        .call(async |g, s| g.metald_client_templates().call_template_config(s, Template::Standard).await)
+        .await
+        .unwrap();
+    let mut client = runtime.client(options(server)).await.unwrap();
+    client.create_vm(&config).await.unwrap().vm_id
+}
+
+async fn latency_component(
+    runtime: &Runtime,
+    server: &str,
+    vm_id: &str,
+    calls: usize,
+) -> (Duration, Duration) {
+    let mut client = runtime.client(options(server)).await.unwrap();
+    for _ in 0..calls.min(50) {
+        client.get_vm_info(vm_id).await.unwrap();
+    }
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        client.get_vm_info(vm_id).await.unwrap();
+        samples.push(started.elapsed());
+    }
+    (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99))
+}
+
+async fn latency_native(
+    client: &VmServiceClient<HttpClient>,
+    vm_id: &str,
+    calls: usize,
+) -> (Duration, Duration) {
+    let request = || GetVmInfoRequest { vm_id: vm_id.to_string(), ..Default::default() };
+    for _ in 0..calls.min(50) {
+        client.get_vm_info_with_options(request(), call_options()).await.unwrap();
+    }
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        std::hint::black_box(
+            client.get_vm_info_with_options(request(), call_options()).await.unwrap().into_owned(),
+        );
+        samples.push(started.elapsed());
+    }
+    (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99))
+}
+
+/// Calls per second with `callers` concurrent callers, each with its own instance.
+async fn throughput_component(
+    runtime: &Runtime,
+    server: &str,
+    vm_id: &str,
+    callers: usize,
+    calls: usize,
+) -> f64 {
+    let mut clients = Vec::new();
+    for _ in 0..callers {
+        clients.push(runtime.client(options(server)).await.unwrap());
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|mut client| {
+            let vm_id = vm_id.to_string();
+            tokio::spawn(async move {
+                for _ in 0..calls {
+                    client.get_vm_info(&vm_id).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (callers * calls) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn throughput_native(
+    client: &VmServiceClient<HttpClient>,
+    vm_id: &str,
+    callers: usize,
+    calls: usize,
+) -> f64 {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let client = client.clone();
+            let vm_id = vm_id.to_string();
+            tokio::spawn(async move {
+                for _ in 0..calls {
+                    let request = GetVmInfoRequest { vm_id: vm_id.clone(), ..Default::default() };
+                    std::hint::black_box(
+                        client.get_vm_info_with_options(request, call_options()).await.unwrap().into_owned(),
+                    );
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (callers * calls) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn file_size(path: &std::path::Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
+
+struct Row {
+    metric: String,
+    component: String,
+    native: String,
+    ratio: String,
+    goal: &'static str,
+}
+
+fn row(
+    metric: impl Into<String>,
+    component: impl Into<String>,
+    native: impl Into<String>,
+    ratio: impl Into<String>,
+    goal: &'static str,
+) -> Row {
+    Row {
+        metric: metric.into(),
+        component: component.into(),
+        native: native.into(),
+        ratio: ratio.into(),
+        goal,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let plan = if full { FULL } else { SMOKE };
+    let server = DevServer::start(DevServerConfig::default()).await.unwrap();
+    let url = server.url();
+    let mut rows = Vec::new();
+
+    let h1 = runtime(&url, false);
+    let h2 = runtime(&url, true);
+    let vm_id = seed(&h1, &url).await;
+
+    for (label, runtime, http2) in [("HTTP/1.1", &h1, false), ("HTTP/2 (h2c)", &h2, true)] {
+        let (c50, c99) = latency_component(runtime, &url, &vm_id, plan.latency_calls).await;
+        let native_client = native(&url, http2);
+        let (n50, n99) = latency_native(&native_client, &vm_id, plan.latency_calls).await;
+        let ratio = |a: Duration, b: Duration| format!("{:.2}", a.as_secs_f64() / b.as_secs_f64());
+        rows.push(row(
+            format!("GetVmInfo latency p50, {label}"),
+            micros(c50),
+            micros(n50),
+            ratio(c50, n50),
+            "≤ 1.10",
+        ));
+        rows.push(row(
+            format!("GetVmInfo latency p99, {label}"),
+            micros(c99),
+            micros(n99),
+            ratio(c99, n99),
+            "",
+        ));
+    }
+
+    let native_h1 = native(&url, false);
+    for callers in [1, 16, 64] {
+        let component =
+            throughput_component(&h1, &url, &vm_id, callers, plan.throughput_calls_per_caller).await;
+        let native = throughput_native(&native_h1, &vm_id, callers, plan.throughput_calls_per_caller).await;
+        rows.push(row(
+            format!("throughput, {callers} caller(s), HTTP/1.1"),
+            format!("{component:.0} calls/s"),
+            format!("{native:.0} calls/s"),
+            format!("{:.2}", component / native),
+            if callers == 64 { "≥ 0.90" } else { "" },
+        ));
+    }
+
+    let mut samples = Vec::with_capacity(plan.instantiations);
+    for _ in 0..plan.instantiations {
+        let started = Instant::now();
+        let instance = h1.instantiate().await.unwrap();
+        samples.push(started.elapsed());
+        drop(instance);
+    }
+    let (i50, i99) = (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99));
+    rows.push(row(
+        "instantiate from InstancePre (pooling), median / p99",
+        format!("{} / {}", micros(i50), micros(i99)),
+        "—",
+        "",
+        "≤ 20 µs",
+    ));
+
+    let engine = metald_host::component::engine(EngineLimits::default()).unwrap();
+    let mut compile = Vec::new();
+    let mut cached = Vec::new();
+    let cache = tempfile::tempdir().unwrap();
+    for _ in 0..plan.compiles {
+        let started = Instant::now();
+        metald_host::component::load(&engine, &ComponentSource::Embedded, &CacheMode::Off).unwrap();
+        compile.push(started.elapsed());
+    }
+    metald_host::component::load(&engine, &ComponentSource::Embedded, &CacheMode::Dir(cache.path().into()))
+        .unwrap();
+    for _ in 0..plan.compiles.max(5) {
+        let started = Instant::now();
+        metald_host::component::load(
+            &engine,
+            &ComponentSource::Embedded,
+            &CacheMode::Dir(cache.path().into()),
+        )
+        .unwrap();
+        cached.push(started.elapsed());
+    }
+    rows.push(row(
+        "component load: Cranelift compile / cached artifact (median)",
+        format!("{} / {}", millis(percentile(&mut compile, 0.5)), millis(percentile(&mut cached, 0.5))),
+        "—",
+        format!(
+            "{:.0}×",
+            percentile(&mut compile, 0.5).as_secs_f64() / percentile(&mut cached, 0.5).as_secs_f64()
+        ),
+        "",
+    ));
+
+    let before = rss_bytes();
+    let mut held = Vec::with_capacity(plan.held_instances);
+    for _ in 0..plan.held_instances {
+        held.push(h1.instantiate().await.unwrap());
+    }
+    let per_instance = rss_bytes().saturating_sub(before) / plan.held_instances as u64;
+    drop(held);
+    rows.push(row(
+        format!("memory per live instance ({} held)", plan.held_instances),
+        format!("{:.0} KiB", per_instance as f64 / 1024.0),
+        "—",
+        "",
+        "≤ 1 MiB",
+    ));
+
+    let host_binary = PathBuf::from(env!("CARGO_BIN_EXE_metald-host"));
+    rows.push(row(
+        "component size (component profile, stripped)",
+        format!("{:.1} KB", EMBEDDED_COMPONENT.len() as f64 / 1000.0),
+        "—",
+        "",
+        "≤ 300 KB",
+    ));
+    rows.push(row(
+        "metald-host binary size",
+        file_size(&host_binary).map_or("n/a".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
+        "—",
+        "",
+        "",
+    ));
+
+    // Cold CLI: a fresh process each time, component cache warm.
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        std::process::Command::new(&host_binary)
+            .args(["--server", &url, "--tls-mode", "disabled", "--user", "bench", "--tenant", "bench"])
+            .args(args)
+            .env("METALD_CACHE_DIR", cache_dir.path())
+            .output()
+            .unwrap()
+    };
+    assert!(cli(&["info", &vm_id]).status.success(), "warm-up");
+    let mut cold = Vec::new();
+    for _ in 0..plan.cold_runs {
+        let started = Instant::now();
+        let output = cli(&["info", &vm_id]);
+        cold.push(started.elapsed());
+        assert!(output.status.success());
+    }
+    rows.push(row(
+        format!("cold CLI `metald-host info ID` (median of {})", plan.cold_runs),
+        millis(percentile(&mut cold, 0.5)),
+        "—",
+        "",
+        "≤ 30 ms",
+    ));
+
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let mut table = format!(
+        "| metric | component + host | native (connectrpc) | ratio | goal |\n|---|---|---|---|---|\n"
+    );
+    for r in &rows {
+        table.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            r.metric, r.component, r.native, r.ratio, r.goal
+        ));
+    }
+    let note = format!(
+        "\n{} run, {profile} build, {} CPUs, dev server in-process on 127.0.0.1, {} calls per latency sample set.\n",
+        if full { "Full" } else { "Smoke" },
+        std::thread::available_parallelism().map_or(0, usize::from),
+        plan.latency_calls
+    );
+    println!("{table}{note}");
+    let out =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let file = out.join(if full { "benchmark.md" } else { "benchmark-smoke.md" });
+    std::fs::write(&file, format!("{table}{note}")).unwrap();
+    eprintln!("written to {}", file.display());
+}

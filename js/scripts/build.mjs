@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// Transpiles the metald component (built by cargo) into generated/ with jco:
+// ES module glue in `--instantiation sync` mode (so each createMetald() can supply its own
+// wasi:http transport), the core wasm modules, and TypeScript declarations.
+//
+//   METALD_COMPONENT   path of the component (default ../target/wasm32-wasip2/component/metald_guest.wasm)
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const defaultComponent = resolve(root, '../target/wasm32-wasip2/component/metald_guest.wasm');
+const component = process.env.METALD_COMPONENT ? resolve(process.env.METALD_COMPONENT) : defaultComponent;
+const outDir = join(root, 'generated');
+
+if (!existsSync(component) || !statSync(component).isFile()) {
+  const shown = relative(process.cwd(), component) || component;
+  console.error(
+    `error: the metald component was not found at ${shown}\n` +
+      '  Build it first, from the repository root:\n' +
+      '      cargo build -p metald-host\n' +
+      '  (its build script builds the component; or: cargo build -p metald-guest --target wasm32-wasip2 --profile component)\n' +
+      '  or point METALD_COMPONENT at a metald_guest.wasm.',
+  );
+  process.exit(1);
+}
+
+// jco's CLI, found from its package root (its package.json is not in its exports map).
+function jcoCli() {
+  const require = createRequire(import.meta.url);
+  let dir = dirname(require.resolve('@bytecodealliance/jco'));
+  while (dir !== dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      const pkg = JSON.parse(readFileSync(manifest, 'utf8'));
+      if (pkg.name === '@bytecodealliance/jco') return join(dir, typeof pkg.bin === 'string' ? pkg.bin : pkg.bin.jco);
+    }
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the @bytecodealliance/jco CLI; run npm ci first');
+}
+const jcoBin = jcoCli();
+
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+const started = Date.now();
+try {
+  execFileSync(
+    process.execPath,
+    [jcoBin, 'transpile', component, '--out-dir', outDir, '--name', 'metald', '--instantiation', 'sync', '--quiet'],
+    { stdio: 'inherit' },
+  );
+} catch (error) {
+  console.error(`error: jco transpile failed for ${component}`);
+  process.exit(error.status || 1);
+}
+writeFileSync(
+  join(outDir, 'BUILD_INFO.json'),
+  `${JSON.stringify({ component, size: statSync(component).size, builtAt: new Date().toISOString() }, null, 2)}\n`,
+);
+console.log(`built generated/ from ${relative(root, component)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -1,0 +1,108 @@
+// Types of @metald/client. The component's own types come from the declarations jco
+// generates into ../generated/ (run `npm run build`).
+
+import type { Root } from '../generated/metald.js';
+import type { Client } from '../generated/interfaces/metald-client-client.js';
+import type { VmConfigBuilder } from '../generated/interfaces/metald-client-builder.js';
+import type * as Templates from '../generated/interfaces/metald-client-templates.js';
+import type * as Validation from '../generated/interfaces/metald-client-validation.js';
+import type * as ConfigFile from '../generated/interfaces/metald-client-config-file.js';
+import type * as Codec from '../generated/interfaces/metald-client-codec.js';
+import type {
+  ClientOptions,
+  Codec as WireCodec,
+  ConnectError,
+  Error as MetaldErrorVariant,
+  ErrorCode,
+  ErrorDetail,
+  TransportError,
+  ValidationIssue,
+} from '../generated/interfaces/metald-client-types.js';
+import type { Transport, TlsOptions } from './transport.js';
+
+export type * from '../generated/interfaces/metald-client-types.js';
+export type { Client, VmConfigBuilder, Root as MetaldExports };
+export type { Template } from '../generated/interfaces/metald-client-templates.js';
+export { AllowList, parseAllowedHost } from './allow.js';
+export { createTransport } from './transport.js';
+export { parseSpiffeId } from './tls-policy.js';
+export type { Transport, TlsOptions };
+
+export interface MetaldOptions {
+  /** Base URL of metald: `http://host:port` or `https://host:port` (a path prefix is kept). */
+  server: string;
+  /** User id (`[A-Za-z0-9._-]+`), sent as `Authorization: Bearer dev_user_<userId>`. */
+  userId: string;
+  /** Tenant id (`[A-Za-z0-9._-]+`), sent as `X-Tenant-ID`. */
+  tenantId: string;
+  /** Client certificate, CA and SPIFFE policy for `https://` servers. */
+  tls?: TlsOptions;
+  /** More destinations the component may reach (`scheme://host:port`, `host:port`, `host`). */
+  allowHosts?: string[];
+  /** Per-call deadline in milliseconds (default 30000). */
+  timeoutMs?: number;
+  /** Proto package of the routes (default `metal.vmprovisioner.v1`). */
+  routePrefix?: string;
+  /** Wire codec (default `proto`). */
+  codec?: WireCodec;
+  /** Extra attempts for reads (default 2). */
+  retries?: number;
+  /** Largest response body accepted, in bytes (default 16 MiB). */
+  maxResponseBytes?: number;
+}
+
+export interface Metald {
+  /** The client opened with the options given to `createMetald`. */
+  client: Client;
+  /** Opens another client on the same transport (same allow-list and TLS identity). */
+  openClient(overrides?: Partial<ClientOptions>): Client;
+  /** The `vm-config-builder` resource. */
+  VmConfigBuilder: typeof VmConfigBuilder;
+  templates: typeof Templates;
+  validation: typeof Validation;
+  configFile: typeof ConfigFile;
+  codec: typeof Codec;
+  /** Every export of this component instance, as jco generates them. */
+  exports: Root;
+  transport: Transport;
+  /** Where this instance may connect. */
+  allowed: string[];
+  /** Closes pooled connections. Calls made afterwards fail. */
+  close(): void;
+}
+
+/** Instantiates the component over its own transport and opens a client. */
+export function createMetald(options: MetaldOptions): Metald;
+
+/** Instantiates the component over `transport` and returns its raw exports. */
+export function instantiateMetald(options: { transport: Transport }): Root;
+
+/** The error thrown by the component's functions (jco's `ComponentError`). */
+export interface ComponentError<P = MetaldErrorVariant> extends globalThis.Error {
+  name: 'ComponentError';
+  payload: P;
+}
+
+/** The metald `error` variant of a thrown error, or undefined for other errors. */
+export function metaldError(error: unknown): MetaldErrorVariant | undefined;
+
+export interface ErrorInfo {
+  kind: 'connect' | 'transport' | 'invalid-config' | 'other';
+  /** The Connect code (`not-found`, `unavailable`, ...); `invalid-argument` for invalid-config. */
+  code: ErrorCode | 'unknown';
+  message: string;
+  /** `connect` only. */
+  httpStatus?: number;
+  /** `connect` only. */
+  details?: ErrorDetail[];
+  /** `transport` only: a write may have reached the server. */
+  outcomeUnknown?: boolean;
+  /** `invalid-config` (and the list `validation.validateConfig` throws). */
+  issues?: ValidationIssue[];
+}
+
+/** A flat view of a thrown metald error, or undefined when it is not one. */
+export function errorInfo(error: unknown): ErrorInfo | undefined;
+
+
+export type { ConnectError, TransportError, ValidationIssue, ErrorCode };

@@ -1,0 +1,254 @@
+// @metald/client: the metald client component (transpiled by jco into ../generated/) bound to
+// a Node transport of our own (transport.js): client certificates, SPIFFE-aware server
+// verification and an allow-list.
+
+import { readFileSync } from 'node:fs';
+
+import { monotonicClock } from '@bytecodealliance/preview2-shim/clocks';
+import { error as ioError, poll, streams } from '@bytecodealliance/preview2-shim/io';
+
+import { instantiate } from '../generated/metald.js';
+import { AllowList, formatAllowedHost, parseAllowedHost, serverAllowEntry } from './allow.js';
+import { createTransport } from './transport.js';
+import { parseSpiffeId } from './tls-policy.js';
+
+export { AllowList, createTransport, parseAllowedHost, parseSpiffeId };
+
+const generated = new URL('../generated/', import.meta.url);
+const coreModules = new Map();
+
+/** Core wasm modules are compiled once per process and shared by every instance. */
+function getCoreModule(name) {
+  let module = coreModules.get(name);
+  if (!module) {
+    module = new WebAssembly.Module(readFileSync(new URL(name, generated)));
+    coreModules.set(name, module);
+  }
+  return module;
+}
+
+const WIT_VERSION = { wasi: '0.2.12' };
+
+/**
+ * Instantiates the component with `transport` as its wasi:http implementation and returns
+ * its raw exports (as jco generates them: `client`, `builder`, `templates`, `validation`,
+ * `configFile`, `codec`, `types`).
+ * @param {{ transport: ReturnType<typeof createTransport> }} options
+ */
+export function instantiateMetald({ transport }) {
+  const interfaces = {
+    'wasi:clocks/monotonic-clock': monotonicClock,
+    'wasi:http/outgoing-handler': transport.outgoingHandler,
+    'wasi:http/types': transport.types,
+    'wasi:io/error': ioError,
+    'wasi:io/poll': poll,
+    'wasi:io/streams': streams,
+  };
+  const imports = {};
+  for (const [name, value] of Object.entries(interfaces)) {
+    imports[name] = value;
+    imports[`${name}@${WIT_VERSION.wasi}`] = value;
+  }
+  return withReadableErrors(instantiate(getCoreModule, imports));
+}
+
+/**
+ * A metald client bound to one server and identity over its own transport.
+ *
+ * @param {object} options
+ * @param {string} options.server  base URL, `http://host:port` or `https://host:port`
+ * @param {string} options.userId
+ * @param {string} options.tenantId
+ * @param {{cert?: string|Buffer, key?: string|Buffer, ca?: string|Buffer|Array<string|Buffer>,
+ *          serverSpiffeId?: string, passphrase?: string}} [options.tls]
+ * @param {string[]} [options.allowHosts] more destinations the component may reach
+ * @param {number} [options.timeoutMs] per-call deadline (default 30000)
+ * @param {string} [options.routePrefix]
+ * @param {'proto'|'json'} [options.codec]
+ * @param {number} [options.retries]
+ * @param {number} [options.maxResponseBytes]
+ */
+export function createMetald(options) {
+  if (!options || typeof options !== 'object') throw new TypeError('createMetald: options are required');
+  const { server, userId, tenantId, tls, allowHosts = [], ...rest } = options;
+  const allow = new AllowList(allowHosts);
+  // An unparsable server URL is left to Client.open, which reports it as invalid-config.
+  let serverEntry = null;
+  try {
+    serverEntry = serverAllowEntry(server);
+  } catch {
+    // Nothing to allow.
+  }
+  if (serverEntry) allow.entries.unshift(serverEntry);
+  const transport = createTransport({ allow, tls });
+  let root;
+  try {
+    root = instantiateMetald({ transport });
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+  const clientDefaults = { server, userId, tenantId, ...rest };
+  /** Opens another client on this transport (same allow-list and TLS identity). */
+  const openClient = (overrides = {}) => root.client.Client.open({ ...clientDefaults, ...overrides });
+  let client;
+  try {
+    client = openClient();
+  } catch (error) {
+    transport.close();
+    throw error;
+  }
+  let closed = false;
+  return {
+    client,
+    openClient,
+    VmConfigBuilder: root.builder.VmConfigBuilder,
+    templates: root.templates,
+    validation: root.validation,
+    configFile: root.configFile,
+    codec: root.codec,
+    exports: root,
+    transport,
+    /** Where this instance may connect, as `scheme://host:port` entries. */
+    allowed: allow.entries.map(formatAllowedHost),
+    close() {
+      if (closed) return;
+      closed = true;
+      transport.close();
+    },
+    [Symbol.dispose || Symbol.for('dispose')]() {
+      this.close();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Errors
+
+const ERROR_TAGS = new Set(['connect', 'transport', 'invalid-config', 'other']);
+
+/**
+ * The metald `error` variant carried by an error thrown from the component (a jco
+ * `ComponentError`, whose `payload` is the variant), or `undefined` for anything else.
+ * @returns {{tag: 'connect'|'transport'|'invalid-config'|'other', val: any} | undefined}
+ */
+export function metaldError(error) {
+  const payload = error?.payload;
+  return payload && typeof payload === 'object' && ERROR_TAGS.has(payload.tag) ? payload : undefined;
+}
+
+/**
+ * A flat view of a thrown metald error:
+ * `{ kind, code, message, httpStatus, outcomeUnknown, issues, details }`, or `undefined` when
+ * `error` is not one. `code` is the Connect code (`not-found`, `unavailable`, ...) for
+ * `connect` and `transport` errors; `issues` lists `{field, message}` for `invalid-config`
+ * (and for the list thrown by `validation.validateConfig`).
+ */
+export function errorInfo(error) {
+  const payload = error?.payload;
+  if (Array.isArray(payload) && payload.every(isIssue)) {
+    return { kind: 'invalid-config', code: 'invalid-argument', message: issuesText(payload), issues: payload };
+  }
+  const variant = metaldError(error);
+  if (!variant) return undefined;
+  const { tag, val } = variant;
+  switch (tag) {
+    case 'connect':
+      return { kind: tag, code: val.code, message: val.message, httpStatus: val.httpStatus, details: val.details };
+    case 'transport':
+      return { kind: tag, code: val.code, message: val.message, outcomeUnknown: val.outcomeUnknown };
+    case 'invalid-config':
+      return { kind: tag, code: 'invalid-argument', message: issuesText(val), issues: val };
+    default:
+      return { kind: tag, code: 'unknown', message: String(val) };
+  }
+}
+
+function isIssue(value) {
+  return value && typeof value.field === 'string' && typeof value.message === 'string';
+}
+
+function issuesText(issues) {
+  return issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ');
+}
+
+/** A one-line description of a metald error payload. */
+function describe(error) {
+  const info = errorInfo(error);
+  if (!info) return undefined;
+  switch (info.kind) {
+    case 'connect':
+      return `metald ${info.code} (HTTP ${info.httpStatus}): ${info.message}`;
+    case 'transport':
+      return `metald transport ${info.code}${info.outcomeUnknown ? ' (outcome unknown)' : ''}: ${info.message}`;
+    case 'invalid-config':
+      return `invalid config: ${info.message}`;
+    default:
+      return `metald: ${info.message}`;
+  }
+}
+
+/**
+ * jco's ComponentError says "[object Object] (see error.payload)". Give the same error
+ * object (payload untouched) a readable message and the name ComponentError.
+ */
+function readable(error) {
+  const text = error && typeof error === 'object' && 'payload' in error ? describe(error) : undefined;
+  if (text !== undefined) {
+    const header = `${error.name}: ${error.message}`;
+    try {
+      Object.defineProperty(error, 'name', { value: 'ComponentError', configurable: true, writable: true });
+      error.message = text;
+      if (typeof error.stack === 'string' && error.stack.startsWith(header)) {
+        error.stack = `ComponentError: ${text}${error.stack.slice(header.length)}`;
+      }
+    } catch {
+      // Leave it as it is.
+    }
+  }
+  return error;
+}
+
+function wrapFunction(fn) {
+  return function metaldCall(...args) {
+    try {
+      return fn.apply(this, args);
+    } catch (error) {
+      throw readable(error);
+    }
+  };
+}
+
+function isClass(value) {
+  return typeof value === 'function' && /^class\b/.test(Function.prototype.toString.call(value));
+}
+
+/** Wraps every exported function, resource method and static function (per instance). */
+function withReadableErrors(root) {
+  const seen = new Set();
+  for (const iface of Object.values(root)) {
+    if (!iface || typeof iface !== 'object' || seen.has(iface)) continue;
+    seen.add(iface);
+    for (const [name, value] of Object.entries(iface)) {
+      if (isClass(value)) {
+        if (seen.has(value)) continue;
+        seen.add(value);
+        for (const key of Object.getOwnPropertyNames(value.prototype)) {
+          const descriptor = Object.getOwnPropertyDescriptor(value.prototype, key);
+          if (key !== 'constructor' && typeof descriptor.value === 'function') {
+            Object.defineProperty(value.prototype, key, { ...descriptor, value: wrapFunction(descriptor.value) });
+          }
+        }
+        for (const key of Object.getOwnPropertyNames(value)) {
+          const descriptor = Object.getOwnPropertyDescriptor(value, key);
+          if (typeof descriptor.value === 'function' && descriptor.writable) {
+            Object.defineProperty(value, key, { ...descriptor, value: wrapFunction(descriptor.value) });
+          }
+        }
+      } else if (typeof value === 'function') {
+        iface[name] = wrapFunction(value);
+      }
+    }
+  }
+  return root;
+}

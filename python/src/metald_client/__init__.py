@@ -1,0 +1,128 @@
+"""Python host for the metald client WebAssembly component (``metald:client@0.1.0``).
+
+The component (``metald_guest.wasm``) holds the whole metald SDK: the Go client's builder,
+templates, validation and config files, and a ConnectRPC client. This package runs it with
+wasmtime-py and exposes it with Python types:
+
+* :class:`VmConfigBuilder`, :func:`template_config`, :func:`parse_template` -- build configs;
+* :func:`validate_config` -- raises :class:`InvalidConfigError` with every field path;
+* :func:`parse_config_file`, :func:`render_config_file`, :mod:`metald_client.config_file`;
+* :class:`Client` -- ``create_vm``, ``boot_vm``, ``get_vm_info``, ``list_vms``,
+  ``list_all_vms``, ``pause_vm``, ``resume_vm``, ``reboot_vm``, ``shutdown_vm``, ``delete_vm``;
+* :mod:`metald_client.codec` -- Connect encoding/decoding for your own HTTP client.
+
+Values are the dataclasses and enums of :mod:`metald_client.types`; failures raise the
+:class:`MetaldError` hierarchy of :mod:`metald_client.errors`.
+
+Example::
+
+    from metald_client import Client, VmConfigBuilder
+
+    config = VmConfigBuilder.from_template("standard").with_cpu(4, 8).build()
+    with Client("http://127.0.0.1:8080", "alice", "acme") as client:
+        vm = client.create_vm(config)
+        client.boot_vm(vm.vm_id)
+"""
+
+from . import codec, config_file, errors, types
+from .builder import VmConfigBuilder
+from .client import Client
+from .config_file import parse_config_file, render_config_file
+from .errors import (
+    ComponentTrapError,
+    ConnectError,
+    InvalidConfigError,
+    MetaldError,
+    OtherError,
+    TransportError,
+)
+from .runtime import COMPONENT_ENV, Runtime, default_component_path, get_runtime
+from .templates import all_templates, parse_template, template_config, template_name
+from .types import (
+    BootConfig,
+    ClientOptions,
+    Codec,
+    ConsoleConfig,
+    CpuConfig,
+    CpuTopology,
+    CreateVmResponse,
+    DeleteVmResponse,
+    ErrorCode,
+    ErrorDetail,
+    GetVmInfoResponse,
+    Ipv4Config,
+    Ipv6Config,
+    ListVmsResponse,
+    MemoryConfig,
+    NetworkInterface,
+    NetworkMode,
+    RateLimit,
+    RpcMethod,
+    StateChangeResponse,
+    StorageDevice,
+    Template,
+    ValidationIssue,
+    VmConfig,
+    VmConfigFile,
+    VmInfo,
+    VmState,
+)
+from .validation import config_issues, validate_config, validate_identity
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COMPONENT_ENV",
+    "BootConfig",
+    "Client",
+    "ClientOptions",
+    "Codec",
+    "ComponentTrapError",
+    "ConnectError",
+    "ConsoleConfig",
+    "CpuConfig",
+    "CpuTopology",
+    "CreateVmResponse",
+    "DeleteVmResponse",
+    "ErrorCode",
+    "ErrorDetail",
+    "GetVmInfoResponse",
+    "InvalidConfigError",
+    "Ipv4Config",
+    "Ipv6Config",
+    "ListVmsResponse",
+    "MemoryConfig",
+    "MetaldError",
+    "NetworkInterface",
+    "NetworkMode",
+    "OtherError",
+    "RateLimit",
+    "RpcMethod",
+    "Runtime",
+    "StateChangeResponse",
+    "StorageDevice",
+    "Template",
+    "TransportError",
+    "ValidationIssue",
+    "VmConfig",
+    "VmConfigBuilder",
+    "VmConfigFile",
+    "VmInfo",
+    "VmState",
+    "__version__",
+    "all_templates",
+    "codec",
+    "config_file",
+    "config_issues",
+    "default_component_path",
+    "errors",
+    "get_runtime",
+    "parse_config_file",
+    "parse_template",
+    "render_config_file",
+    "template_config",
+    "template_name",
+    "types",
+    "validate_config",
+    "validate_identity",
+]

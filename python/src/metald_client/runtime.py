@@ -1,0 +1,238 @@
+"""Loading the component and calling its exports through wasmtime-py.
+
+A :class:`Runtime` compiles ``metald_guest.wasm`` once (an ``Engine``, a ``Component`` and a
+``Linker`` with WASI 0.2 and ``wasi:http``). Every :class:`~metald_client.Client` and
+:class:`~metald_client.VmConfigBuilder` gets its own instance (its own ``Store``), so a trap
+in one never affects another; the stateless functions (templates, validation, config files,
+codec) share one instance per runtime, replaced after a trap. Instantiation is cheap
+(about 0.1 ms); compilation takes about half a second, once per process and path.
+
+Where the component is found, first match wins:
+
+1. the ``component_path`` argument (``Runtime(path)``, or ``runtime=path`` on the API);
+2. the environment variable ``METALD_COMPONENT``;
+3. ``../target/wasm32-wasip2/component/metald_guest.wasm`` relative to the ``python/``
+   directory of the source tree this package was installed from (the output of
+   ``cargo build -p metald-host``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Union
+
+from wasmtime import Engine, Store, WasiConfig, WasmtimeError
+from wasmtime.component import Component, ExportIndex, Func, Instance, Linker, ResultType, ValType
+
+from ._marshal import error_from_wit, lift, lower, split_result
+from .errors import ComponentTrapError
+
+__all__ = [
+    "COMPONENT_ENV",
+    "PACKAGE_NAME",
+    "Runtime",
+    "RuntimeLike",
+    "default_component_path",
+    "get_runtime",
+]
+
+COMPONENT_ENV = "METALD_COMPONENT"
+"""Environment variable naming the component file."""
+
+PACKAGE_NAME = "metald:client"
+PACKAGE_VERSION = "0.1.0"
+
+# src/metald_client/runtime.py -> python/ -> the repository root.
+_PYTHON_DIR = Path(__file__).resolve().parent.parent.parent
+_REPO_RELATIVE = Path("..") / "target" / "wasm32-wasip2" / "component" / "metald_guest.wasm"
+
+
+def default_component_path() -> Path:
+    """The component used when none is given: ``$METALD_COMPONENT``, else the repo build output."""
+    env = os.environ.get(COMPONENT_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    return (_PYTHON_DIR / _REPO_RELATIVE).resolve()
+
+
+class _FuncInfo:
+    """Everything about one export that does not depend on the instance."""
+
+    __slots__ = ("index", "params", "result", "qualified")
+
+    def __init__(self, index: ExportIndex, qualified: str) -> None:
+        self.index = index
+        self.qualified = qualified
+        self.params: list[tuple[str, ValType]] | None = None
+        self.result: ValType | None = None
+
+
+class Runtime:
+    """A compiled metald component, ready to instantiate.
+
+    Args:
+        component_path: The ``.wasm`` file; see the module documentation for the default.
+
+    Raises:
+        FileNotFoundError: The component file does not exist.
+        wasmtime.WasmtimeError: The file is not a valid component or does not link.
+    """
+
+    component_path: Path
+
+    def __init__(self, component_path: str | os.PathLike[str] | None = None) -> None:
+        path = (
+            Path(component_path).expanduser().resolve()
+            if component_path is not None
+            else default_component_path()
+        )
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"metald component not found at {path}: build it with "
+                "`cargo build -p metald-host` in the repository, or point "
+                f"{COMPONENT_ENV} (or the component_path argument) at metald_guest.wasm"
+            )
+        self.component_path = path
+        self._engine = Engine()
+        self._component = Component.from_file(self._engine, str(path))
+        self._linker = Linker(self._engine)
+        self._linker.add_wasip2()
+        self._linker.add_wasi_http()
+        self._lock = threading.Lock()
+        self._funcs: dict[tuple[str, str], _FuncInfo] = {}
+        self._shared: _Instance | None = None
+        # Fail early (and with wasmtime's message) if the component does not link.
+        self._shared = self.instantiate()
+
+    def __repr__(self) -> str:
+        return f"Runtime({str(self.component_path)!r})"
+
+    def instantiate(self) -> _Instance:
+        """A fresh instance of the component, in its own ``Store``."""
+        with self._lock:
+            store = Store(self._engine)
+            store.set_wasi(WasiConfig())
+            store.set_wasi_http()
+            instance = self._linker.instantiate(store, self._component)
+        return _Instance(self, store, instance)
+
+    def _func_info(self, interface: str, name: str) -> _FuncInfo:
+        key = (interface, name)
+        info = self._funcs.get(key)
+        if info is None:
+            with self._lock:
+                qualified = f"{PACKAGE_NAME}/{interface}@{PACKAGE_VERSION}"
+                parent = self._component.get_export_index(qualified)
+                index = (
+                    self._component.get_export_index(name, parent) if parent is not None else None
+                )
+                if index is None:
+                    raise LookupError(f"the component does not export {qualified}#{name}")
+                info = _FuncInfo(index, f"{qualified}#{name}")
+                self._funcs[key] = info
+        return info
+
+    def call(self, interface: str, name: str, *args: Any, returns: Any = None) -> Any:
+        """Calls a stateless export on the shared instance (replaced after a trap).
+
+        ``returns`` is the Python type of the result (or of its ``ok`` payload); an ``err``
+        payload is raised as a :class:`~metald_client.MetaldError`.
+        """
+        shared = self._shared
+        if shared is None or shared.poisoned:
+            shared = self.instantiate()
+            self._shared = shared
+        return shared.call(interface, name, *args, returns=returns)
+
+
+class _Instance:
+    """One instance of the component in its own store; calls are serialized by a lock."""
+
+    def __init__(self, runtime: Runtime, store: Store, instance: Instance) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.instance = instance
+        self.lock = threading.RLock()
+        self.poisoned = False
+        self._funcs: dict[tuple[str, str], Func] = {}
+
+    def _func(self, interface: str, name: str) -> tuple[Func, _FuncInfo]:
+        info = self.runtime._func_info(interface, name)
+        func = self._funcs.get((interface, name))
+        if func is None:
+            func = self.instance.get_func(self.store, info.index)
+            if func is None:
+                raise LookupError(f"{info.qualified} is not a function")
+            if info.params is None:
+                fty = func.type(self.store)
+                info.result = fty.result
+                info.params = fty.params
+            self._funcs[(interface, name)] = func
+        return func, info
+
+    def call(self, interface: str, name: str, *args: Any, returns: Any = None) -> Any:
+        """Calls an export; see :meth:`Runtime.call`."""
+        with self.lock:
+            if self.poisoned:
+                raise ComponentTrapError(
+                    "this component instance trapped earlier and cannot be used any more"
+                )
+            func, info = self._func(interface, name)
+            assert info.params is not None
+            if len(args) != len(info.params):
+                raise TypeError(f"{info.qualified} takes {len(info.params)} arguments")
+            lowered = [
+                lower(ty, arg, _snake(param)) for (param, ty), arg in zip(info.params, args)
+            ]
+            try:
+                raw = func(self.store, *lowered)
+            except WasmtimeError as exc:
+                self.poisoned = True
+                raise ComponentTrapError(f"{info.qualified}: {exc}") from exc
+        result_ty = info.result
+        if isinstance(result_ty, ResultType):
+            ok, payload = split_result(result_ty, raw)
+            if not ok:
+                raise error_from_wit(payload)
+            return None if returns is None else lift(returns, payload)
+        return None if returns is None else lift(returns, raw)
+
+    def drop(self, resource: Any) -> None:
+        """Runs the guest destructor of ``resource``; errors are ignored (best effort)."""
+        with self.lock:
+            if self.poisoned:
+                return
+            try:
+                resource.drop(self.store)
+            except WasmtimeError:
+                self.poisoned = True
+
+
+def _snake(name: str) -> str:
+    return name.replace("-", "_")
+
+
+RuntimeLike = Union[Runtime, str, "os.PathLike[str]", None]  # noqa: UP007 (a runtime alias)
+"""A :class:`Runtime`, a path to the component, or ``None`` for the default component."""
+
+_RUNTIMES: dict[Path, Runtime] = {}
+_RUNTIMES_LOCK = threading.Lock()
+
+
+def get_runtime(runtime: RuntimeLike = None) -> Runtime:
+    """The runtime for ``runtime``: itself if a :class:`Runtime`, else the cached runtime of the
+    path (``None``: :func:`default_component_path`, looked up on every call so that
+    ``METALD_COMPONENT`` may change)."""
+    if isinstance(runtime, Runtime):
+        return runtime
+    path = (
+        Path(runtime).expanduser().resolve() if runtime is not None else default_component_path()
+    )
+    with _RUNTIMES_LOCK:
+        cached = _RUNTIMES.get(path)
+        if cached is None:
+            cached = Runtime(path)
+            _RUNTIMES[path] = cached
+        return cached
