@@ -17,3 +17,14 @@ cargo clippy -p metald-guest --target wasm32-wasip2 -- -D warnings
 
 step "Rust tests (unit and end to end)"
 cargo test --workspace
+
+step "benchmark harness smoke run (the full run is \`cargo bench -p metald-host --bench component\`)"
+cargo test -p metald-host --bench component
+
+step "JavaScript package (jco transpile of the same component, Node mTLS transport)"
+(cd js && npm ci --no-audit --no-fund && npm test)
+
+step "Python package (wasmtime-py)"
+python3 -m venv target/python-venv
+target/python-venv/bin/pip install --quiet --disable-pip-version-check -e 'python[test]'
+target/python-venv/bin/pytest -q python/tests

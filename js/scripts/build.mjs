@@ -6,6 +6,7 @@
 //   METALD_COMPONENT   path of the component (default ../target/wasm32-wasip2/component/metald_guest.wasm)
 
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -17,9 +18,8 @@ const component = process.env.METALD_COMPONENT ? resolve(process.env.METALD_COMP
 const outDir = join(root, 'generated');
 
 if (!existsSync(component) || !statSync(component).isFile()) {
-  const shown = relative(process.cwd(), component) || component;
   console.error(
-    `error: the metald component was not found at ${shown}\n` +
+    `error: the metald component was not found at ${component}\n` +
       '  Build it first, from the repository root:\n' +
       '      cargo build -p metald-host\n' +
       '  (its build script builds the component; or: cargo build -p metald-guest --target wasm32-wasip2 --profile component)\n' +
@@ -57,8 +57,12 @@ try {
   console.error(`error: jco transpile failed for ${component}`);
   process.exit(error.status || 1);
 }
-writeFileSync(
-  join(outDir, 'BUILD_INFO.json'),
-  `${JSON.stringify({ component, size: statSync(component).size, builtAt: new Date().toISOString() }, null, 2)}\n`,
-);
+const bytes = readFileSync(component);
+const info = {
+  component: relative(root, component),
+  bytes: bytes.length,
+  sha256: createHash('sha256').update(bytes).digest('hex'),
+  jco: '--instantiation sync --name metald',
+};
+writeFileSync(join(outDir, 'BUILD_INFO.json'), `${JSON.stringify(info, null, 2)}\n`);
 console.log(`built generated/ from ${relative(root, component)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

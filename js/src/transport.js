@@ -321,6 +321,14 @@ export function normalizeTls(tls) {
   return { cert, key, ca, passphrase, serverSpiffeId, trustDomain };
 }
 
+const transportFinalizers = new FinalizationRegistry((id) => {
+  try {
+    worker('close', id);
+  } catch {
+    // The worker is gone.
+  }
+});
+
 function schemeName(scheme) {
   if (!scheme) return 'https';
   switch (scheme.tag) {
@@ -393,6 +401,9 @@ export function createTransport({ allow = [], tls } = {}) {
     },
   };
 
+  // The component instance holds the handler; once neither is reachable, free the pool.
+  transportFinalizers.register(outgoingHandler, id, outgoingHandler);
+
   return {
     outgoingHandler,
     types,
@@ -402,6 +413,7 @@ export function createTransport({ allow = [], tls } = {}) {
     close() {
       if (closed) return;
       closed = true;
+      transportFinalizers.unregister(outgoingHandler);
       worker('close', id);
     },
   };

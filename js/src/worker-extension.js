@@ -22,6 +22,8 @@ import { makeCheckServerIdentity } from './tls-policy.js';
 
 const NS_PER_MS = 1000000n;
 const noop = () => {};
+/** Sockets that have our fallback error listener (pooled sockets serve many requests). */
+const guardedSockets = new WeakSet();
 
 /** Node's TLS verification failures (X509_V_ERR_* names) and our own identity failure. */
 const CERTIFICATE_CODES = new Set([
@@ -62,11 +64,18 @@ export function errorCodeOf(error) {
   if (error && typeof error.tag === 'string') return error;
   const code = error?.code ?? '';
   const message = error?.message ?? String(error);
-  if (CERTIFICATE_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') ||
-      error?.library === 'SSL routines') {
+  if (CERTIFICATE_CODES.has(code) || /^ERR_(SSL|TLS|OSSL)_/.test(code) || error?.library === 'SSL routines') {
     // Like the Rust host: every TLS failure is an alert with the cause as its message, which
     // the component reports as `unauthenticated` with that text.
-    return { tag: 'TLS-alert-received', val: { alertId: undefined, alertMessage: `${message}${code && !message.includes(code) ? ` (${code})` : ''}` } };
+    const alert = /SSL alert number (\d+)/.exec(message);
+    const text = error?.reason ?? message.split('\n')[0];
+    return {
+      tag: 'TLS-alert-received',
+      val: {
+        alertId: alert ? Number(alert[1]) : undefined,
+        alertMessage: code && !code.startsWith('ERR_METALD_') && !text.includes(code) ? `${text} (${code})` : text,
+      },
+    };
   }
   switch (code) {
     case 'ECONNREFUSED':
@@ -112,8 +121,12 @@ function toMs(ns) {
   return Math.max(1, Math.min(ms, 2 ** 31 - 1));
 }
 
+/** Pooled connections idle this long are closed (as the Rust host's pool does). */
+const IDLE_TIMEOUT_MS = 90000;
+
 function makeTransport(config) {
-  const agentOptions = { keepAlive: true, maxSockets: config.maxSockets ?? Infinity };
+  // `timeout` is the idle timeout of pooled sockets; requests in flight use our own timers.
+  const agentOptions = { keepAlive: true, timeout: IDLE_TIMEOUT_MS };
   const tlsOptions = {};
   if (config.tls) {
     const { cert, key, ca, passphrase, serverSpiffeId, trustDomain } = config.tls;
@@ -131,16 +144,24 @@ function makeTransport(config) {
 
 /**
  * Starts one request; resolves to the response head, rejects with a wasi:http error-code.
+ *
+ * A request is never replayed: the component promises that writes are never retried (a
+ * failed write reports `outcome-unknown`), and it retries reads itself.
  */
 function send(context, transport, responses, req) {
   const { method, scheme, host, port, pathWithQuery, headers, bodyId } = req;
   const connectMs = toMs(req.connectTimeout);
   const firstByteMs = toMs(req.firstByteTimeout);
   const betweenBytesMs = toMs(req.betweenBytesTimeout);
+  const isHttps = scheme === 'https';
   // The body stream was created by the shim when the component made the request; the
   // component writes it after `handle` returns, and `OutgoingBody.finish` ends it.
-  const body = bodyId ? context.getStream(bodyId) : null;
-  const isHttps = scheme === 'https';
+  let body = null;
+  try {
+    body = bodyId ? context.getStream(bodyId) : null;
+  } catch (error) {
+    return Promise.reject({ tag: 'internal-error', val: `request body stream unavailable: ${error?.message ?? error?.tag ?? error}` });
+  }
 
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -159,11 +180,10 @@ function send(context, transport, responses, req) {
 
     let request;
     try {
-      const hostname = host.startsWith('[') ? host.slice(1, -1) : host;
       request = (isHttps ? https : http).request({
         agent: isHttps ? transport.https : transport.http,
         method,
-        hostname,
+        hostname: host.startsWith('[') ? host.slice(1, -1) : host,
         port: port ?? (isHttps ? 443 : 80),
         path: pathWithQuery,
         // Host is set by node from hostname:port; wasi:http forbids the component's own.
@@ -182,7 +202,7 @@ function send(context, transport, responses, req) {
       }
     });
     request.on('close', () => {
-      if (!settled) fail(timeoutError('ERR_METALD_CLOSED', 'connection closed before a response'));
+      fail(timeoutError('ERR_METALD_CLOSED', 'connection closed before a response'));
     });
 
     const startFirstByteTimer = () => {
@@ -195,7 +215,10 @@ function send(context, transport, responses, req) {
       }
     };
     request.on('socket', (socket) => {
-      socket.on('error', noop);
+      if (!guardedSockets.has(socket)) {
+        guardedSockets.add(socket);
+        socket.on('error', noop);
+      }
       // A pooled connection is already established: only the response wait is left.
       if (request.reusedSocket) {
         startFirstByteTimer();
@@ -282,9 +305,14 @@ export default function create(context) {
       }
       case 'request': {
         const transport = transports.get(args[0]);
-        const promise = transport
-          ? send(context, transport, responses, args[1])
-          : Promise.reject({ tag: 'internal-error', val: 'the transport is closed' });
+        let promise;
+        try {
+          promise = transport
+            ? send(context, transport, responses, args[1])
+            : Promise.reject({ tag: 'internal-error', val: 'the transport is closed' });
+        } catch (error) {
+          promise = Promise.reject(errorCodeOf(error));
+        }
         return context.createFuture(promise);
       }
       case 'release': {

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from typing import Any, Union
 
 from wasmtime.component import (
+    F32,
+    F64,
     S8,
     S16,
     S32,
@@ -30,12 +32,10 @@ from wasmtime.component import (
     U16,
     U32,
     U64,
-    BorrowType,
     Bool,
+    BorrowType,
     Char,
     EnumType,
-    F32,
-    F64,
     ListType,
     OptionType,
     OwnType,
@@ -184,7 +184,10 @@ def lower(ty: ValType, value: Any, path: str) -> Any:
         items = tuple(value)
         if len(items) != len(elements):
             raise TypeError(f"{path}: expected {len(elements)} items, got {len(items)}")
-        return tuple(lower(t, v, f"{path}[{i}]") for i, (t, v) in enumerate(zip(elements, items)))
+        return tuple(
+            lower(t, v, f"{path}[{i}]")
+            for i, (t, v) in enumerate(zip(elements, items, strict=True))
+        )
     if isinstance(ty, OptionType):
         if value is None:
             return None
@@ -238,7 +241,9 @@ def lift(hint: Any, value: Any) -> Any:
     if origin is dict:
         return {key: item for key, item in value}
     if origin is tuple:
-        return tuple(lift(arg, item) for arg, item in zip(typing.get_args(hint), value))
+        return tuple(
+            lift(arg, item) for arg, item in zip(typing.get_args(hint), value, strict=True)
+        )
     if isinstance(hint, type):
         if dataclasses.is_dataclass(hint):
             hints = _hints(hint)
@@ -287,7 +292,7 @@ def error_from_wit(raw: Any) -> MetaldError:
     if isinstance(raw, list):
         return InvalidConfigError(_issues(raw))
     if isinstance(raw, Variant):
-        payload = raw.payload
+        payload: Any = raw.payload
         if raw.tag == "connect":
             return ConnectError(
                 lift(ErrorCode, payload.code),

@@ -48,7 +48,9 @@ class VmConfigBuilder:
         self._handle: Any = self._instance.call(_IFACE, func, *args, returns=Any)
 
     @classmethod
-    def from_template(cls, template: Template | str, *, runtime: RuntimeLike = None) -> VmConfigBuilder:
+    def from_template(
+        cls, template: Template | str, *, runtime: RuntimeLike = None
+    ) -> VmConfigBuilder:
         """A builder holding the config of a built-in template (``"high-cpu"`` or
         ``Template.HIGH_CPU``)."""
         builder = cls.__new__(cls)

@@ -149,7 +149,6 @@ class Client:
         o = self._requested
         return f"Client(server={o.server!r}, user_id={o.user_id!r}, tenant_id={o.tenant_id!r})"
 
-    @property
     def options(self) -> ClientOptions:
         """The options the client was opened with, defaults filled in."""
         options: ClientOptions = self._call("options", returns=ClientOptions)
@@ -209,9 +208,7 @@ class Client:
         Raises:
             ConnectError: ``code == "not_found"`` when the VM does not exist (or is not yours).
         """
-        response: GetVmInfoResponse = self._call(
-            "get-vm-info", vm_id, returns=GetVmInfoResponse
-        )
+        response: GetVmInfoResponse = self._call("get-vm-info", vm_id, returns=GetVmInfoResponse)
         return response
 
     def list_vms(

@@ -12,7 +12,7 @@ wasmtime-py transport cannot) and use the component as an encoder only::
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 from wasmtime.component import Variant
 
@@ -38,15 +38,15 @@ from .types import (
 
 __all__ = ["RpcRequest", "RpcResponse", "decode_response", "encode_request"]
 
-RpcRequest = Union[
-    CreateVmRequest, DeleteVmRequest, ShutdownVmRequest, RebootVmRequest, ListVmsRequest, str
-]
+RpcRequest = (
+    CreateVmRequest | DeleteVmRequest | ShutdownVmRequest | RebootVmRequest | ListVmsRequest | str
+)
 """The request of an RPC: its request dataclass, or the VM id for BootVm, PauseVm, ResumeVm
 and GetVmInfo."""
 
-RpcResponse = Union[
-    CreateVmResponse, DeleteVmResponse, StateChangeResponse, GetVmInfoResponse, ListVmsResponse
-]
+RpcResponse = (
+    CreateVmResponse | DeleteVmResponse | StateChangeResponse | GetVmInfoResponse | ListVmsResponse
+)
 """The decoded response of an RPC."""
 
 _REQUEST_TYPES: dict[RpcMethod, type] = {

@@ -1,14 +1,14 @@
 """Exceptions: the component's ``error`` variant as a class hierarchy.
 
-========================  ==================================  ===============================
-WIT ``error`` case        exception                           ``code``
-========================  ==================================  ===============================
-``connect``               :class:`ConnectError`               the server's Connect code
-``transport``             :class:`TransportError`             ``unavailable``, ``deadline_exceeded``, ...
-``invalid-config``        :class:`InvalidConfigError`         ``invalid_argument``
-``other``                 :class:`OtherError`                 ``unknown``
-(a wasm trap)             :class:`ComponentTrapError`         ``internal``
-========================  ==================================  ===============================
+====================  ============================  =========================================
+WIT ``error`` case    exception                     ``code``
+====================  ============================  =========================================
+``connect``           :class:`ConnectError`         the server's Connect code
+``transport``         :class:`TransportError`       ``unavailable``, ``deadline_exceeded``, ...
+``invalid-config``    :class:`InvalidConfigError`   ``invalid_argument``
+``other``             :class:`OtherError`           ``unknown``
+(a wasm trap)         :class:`ComponentTrapError`   ``internal``
+====================  ============================  =========================================
 
 Every exception derives from :class:`MetaldError` and has a ``code``: an
 :class:`~metald_client.types.ErrorCode`, a ``str`` enum whose value is the Connect name, so

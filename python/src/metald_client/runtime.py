@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from wasmtime import Engine, Store, WasiConfig, WasmtimeError
 from wasmtime.component import Component, ExportIndex, Func, Instance, Linker, ResultType, ValType
@@ -184,7 +184,8 @@ class _Instance:
             if len(args) != len(info.params):
                 raise TypeError(f"{info.qualified} takes {len(info.params)} arguments")
             lowered = [
-                lower(ty, arg, _snake(param)) for (param, ty), arg in zip(info.params, args)
+                lower(ty, arg, _snake(param))
+                for (param, ty), arg in zip(info.params, args, strict=True)
             ]
             try:
                 raw = func(self.store, *lowered)
@@ -214,7 +215,7 @@ def _snake(name: str) -> str:
     return name.replace("-", "_")
 
 
-RuntimeLike = Union[Runtime, str, "os.PathLike[str]", None]  # noqa: UP007 (a runtime alias)
+RuntimeLike = Runtime | str | os.PathLike[str] | None
 """A :class:`Runtime`, a path to the component, or ``None`` for the default component."""
 
 _RUNTIMES: dict[Path, Runtime] = {}
@@ -227,9 +228,7 @@ def get_runtime(runtime: RuntimeLike = None) -> Runtime:
     ``METALD_COMPONENT`` may change)."""
     if isinstance(runtime, Runtime):
         return runtime
-    path = (
-        Path(runtime).expanduser().resolve() if runtime is not None else default_component_path()
-    )
+    path = Path(runtime).expanduser().resolve() if runtime is not None else default_component_path()
     with _RUNTIMES_LOCK:
         cached = _RUNTIMES.get(path)
         if cached is None:

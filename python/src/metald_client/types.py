@@ -448,7 +448,8 @@ class GetVmInfoResponse:
 
 @dataclass
 class ListVmsRequest:
-    """ListVms request: an empty ``state_filter`` means all states, ``page_size`` 0 the server's choice."""
+    """ListVms request: an empty ``state_filter`` means all states; ``page_size`` 0 lets the
+    server choose."""
 
     state_filter: list[VmState] = field(default_factory=list)
     page_size: int = 0

@@ -1,0 +1,123 @@
+// The component over plain HTTP against `metald-host dev-server`: the whole lifecycle, the
+// allow-list, deadlines, and how errors read.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { createMetald, errorInfo, metaldError } from '../src/index.js';
+import { startDevServer } from './support/dev-server.mjs';
+import { expectMetaldError, runLifecycle } from './support/lifecycle.mjs';
+
+const identity = { userId: 'alice', tenantId: 'acme' };
+
+describe('plain HTTP', () => {
+  let server;
+  let metald;
+
+  before(async () => {
+    server = await startDevServer();
+    metald = createMetald({ server: server.url, ...identity });
+  });
+
+  after(async () => {
+    metald?.close();
+    await server?.stop();
+  });
+
+  test('create, boot, info, list, pause, resume, reboot, shutdown, delete', () => {
+    runLifecycle(metald);
+  });
+
+  test('the JSON codec works too', () => {
+    const json = createMetald({ server: server.url, ...identity, codec: 'json' });
+    try {
+      const { vmId } = json.client.createVm(json.templates.templateConfig('minimal'));
+      assert.equal(json.client.getVmInfo(vmId).state, 'created');
+      assert.deepEqual(json.client.deleteVm({ vmId, force: true }), { success: true });
+    } finally {
+      json.close();
+    }
+  });
+
+  test('errors are ComponentErrors carrying the metald error variant', () => {
+    let thrown;
+    try {
+      metald.client.getVmInfo('no-such-vm');
+    } catch (error) {
+      thrown = error;
+    }
+    assert.ok(thrown instanceof Error);
+    assert.equal(thrown.name, 'ComponentError');
+    assert.equal(thrown.payload.tag, 'connect');
+    assert.equal(thrown.payload.val.code, 'not-found');
+    assert.equal(thrown.payload.val.httpStatus, 404);
+    assert.equal(metaldError(thrown), thrown.payload);
+    assert.match(thrown.message, /^metald not-found \(HTTP 404\): .*no-such-vm/);
+    assert.equal(errorInfo(new Error('plain')), undefined);
+  });
+
+  test('a host outside the allow-list is refused (permission-denied)', () => {
+    // Same server, reached by another name: reachable, but not on the allow-list.
+    const elsewhere = metald.openClient({ server: server.url.replace('127.0.0.1', 'localhost') });
+    const denied = expectMetaldError(() => elsewhere.listVms({ stateFilter: [], pageSize: 0, pageToken: '' }), 'transport', 'permission-denied');
+    assert.match(denied.message, /denied by the host's outbound policy/);
+    assert.equal(denied.outcomeUnknown, false);
+    const port = new URL(server.url).port;
+    const other = metald.openClient({ server: `http://127.0.0.1:${Number(port) === 1 ? 2 : 1}` });
+    expectMetaldError(() => other.bootVm('x'), 'transport', 'permission-denied');
+    assert.ok(metald.transport.stats.denied >= 2);
+    // allowHosts extends the list.
+    const wider = createMetald({ server: 'http://127.0.0.1:1', ...identity, allowHosts: [`localhost:${port}`] });
+    try {
+      const client = wider.openClient({ server: server.url.replace('127.0.0.1', 'localhost') });
+      assert.equal(typeof client.listVms({ stateFilter: [], pageSize: 0, pageToken: '' }).totalCount, 'number');
+    } finally {
+      wider.close();
+    }
+  });
+
+  test('a server that is down is unavailable', () => {
+    const down = createMetald({ server: 'http://127.0.0.1:1', ...identity, retries: 0 });
+    try {
+      const info = expectMetaldError(() => down.client.listVms({ stateFilter: [], pageSize: 0, pageToken: '' }), 'transport', 'unavailable');
+      assert.match(info.message, /connection refused/);
+    } finally {
+      down.close();
+    }
+  });
+
+  test('bad options are reported before anything is sent', () => {
+    const info = expectMetaldError(
+      () => createMetald({ server: server.url, userId: 'not ok', tenantId: 'acme' }),
+      'invalid-config',
+      'invalid-argument',
+    );
+    assert.deepEqual(info.issues.map((issue) => issue.field), ['user-id']);
+  });
+});
+
+describe('deadlines', () => {
+  let server;
+
+  before(async () => {
+    server = await startDevServer(['--fault', 'GetVmInfo=latency:3s']);
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('a slow call fails with deadline-exceeded at the deadline', () => {
+    const metald = createMetald({ server: server.url, ...identity, timeoutMs: 400, retries: 0 });
+    try {
+      const started = Date.now();
+      expectMetaldError(() => metald.client.getVmInfo('any'), 'transport', 'deadline-exceeded');
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 350 && elapsed < 2500, `took ${elapsed} ms`);
+      // The client is still usable afterwards.
+      assert.equal(metald.client.listVms({ stateFilter: [], pageSize: 0, pageToken: '' }).totalCount, 0);
+    } finally {
+      metald.close();
+    }
+  });
+});

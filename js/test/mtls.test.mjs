@@ -1,0 +1,155 @@
+// The component over file-mode mTLS against `metald-host dev-server --tls-mode file`, which
+// requires a client certificate chaining to its --tls-client-ca. Certificates are made at
+// test time (test/support/pki.mjs).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { createMetald } from '../src/index.js';
+import { startDevServer } from './support/dev-server.mjs';
+import { expectMetaldError, runLifecycle } from './support/lifecycle.mjs';
+import { Ca, loopback, tempDir } from './support/pki.mjs';
+
+const identity = { userId: 'alice', tenantId: 'acme' };
+const noPage = { stateFilter: [], pageSize: 0, pageToken: '' };
+
+describe('file mTLS', () => {
+  let files;
+  let ca;
+  let otherCa;
+  let client;
+  let otherDomainClient;
+  /** Server certificate with DNS and IP SANs (and a SPIFFE ID): verified by host name/IP. */
+  let standard;
+  /** Server certificate with only a SPIFFE URI SAN: verified the SPIFFE way. */
+  let spiffeOnly;
+  /** Server certificate for another host name only. */
+  let otherName;
+
+  const startTlsServer = (leaf, name) =>
+    startDevServer([
+      '--tls-mode',
+      'file',
+      '--tls-cert',
+      files.write(`${name}.pem`, leaf.cert),
+      '--tls-key',
+      files.write(`${name}.key`, leaf.key),
+      '--tls-client-ca',
+      files.write('client-ca.pem', ca.pem),
+    ]);
+
+  /** Calls ListVms through a fresh instance; returns the response or throws. */
+  const listWith = (server, tls, extra = {}) => {
+    const metald = createMetald({ server: server.url, ...identity, tls, retries: 0, ...extra });
+    try {
+      return metald.client.listVms(noPage);
+    } finally {
+      metald.close();
+    }
+  };
+
+  before(async () => {
+    files = tempDir();
+    ca = new Ca('example.org');
+    otherCa = new Ca('other.org');
+    client = ca.issue([{ uri: 'spiffe://example.org/client' }]);
+    otherDomainClient = ca.issue([{ uri: 'spiffe://other.org/client' }]);
+    [standard, spiffeOnly, otherName] = await Promise.all([
+      startTlsServer(ca.issue([...loopback, { uri: 'spiffe://example.org/metald' }]), 'standard'),
+      startTlsServer(ca.issue([{ uri: 'spiffe://example.org/metald' }]), 'spiffe-only'),
+      startTlsServer(ca.issue([{ dns: 'metald.example.org' }]), 'other-name'),
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all([standard?.stop(), spiffeOnly?.stop(), otherName?.stop()]);
+    files?.remove();
+  });
+
+  test('the whole lifecycle over mTLS, presenting a SPIFFE client certificate', () => {
+    assert.match(standard.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    // The server requires a client certificate: the handshake succeeding shows it saw ours.
+    const metald = createMetald({ server: standard.url, ...identity, tls: { cert: client.cert, key: client.key, ca: ca.pem } });
+    try {
+      runLifecycle(metald);
+    } finally {
+      metald.close();
+    }
+  });
+
+  test('PEM material may be given as Buffers', () => {
+    const tls = { cert: Buffer.from(client.cert), key: Buffer.from(client.key), ca: [Buffer.from(ca.pem)] };
+    assert.equal(listWith(standard, tls).totalCount, 0);
+  });
+
+  test('a client without a certificate is refused (unauthenticated)', () => {
+    const info = expectMetaldError(() => listWith(standard, { ca: ca.pem }), 'transport', 'unauthenticated');
+    assert.match(info.message, /TLS: .*certificate required/i);
+  });
+
+  test('a server whose certificate does not chain to the CA is refused', () => {
+    const tls = { cert: client.cert, key: client.key, ca: otherCa.pem };
+    const info = expectMetaldError(() => listWith(standard, tls), 'transport', 'unauthenticated');
+    assert.match(info.message, /TLS: .*(verify|issuer)/i);
+  });
+
+  test('a server certificate with DNS SANs is checked against the host name', () => {
+    const tls = { cert: client.cert, key: client.key, ca: ca.pem };
+    const info = expectMetaldError(() => listWith(otherName, tls), 'transport', 'unauthenticated');
+    assert.match(info.message, /TLS: .*not in the cert's (list|altnames)/);
+    // The same certificate, reached by the name it carries, would pass: localhost is a
+    // name the standard server has.
+    const byName = createMetald({ server: standard.url.replace('127.0.0.1', 'localhost'), ...identity, tls });
+    try {
+      assert.equal(byName.client.listVms(noPage).totalCount, 0);
+    } finally {
+      byName.close();
+    }
+  });
+
+  test('a SPIFFE-only server is authorized by our trust domain', () => {
+    const tls = { cert: client.cert, key: client.key, ca: ca.pem };
+    assert.equal(listWith(spiffeOnly, tls).totalCount, 0);
+    const info = expectMetaldError(
+      () => listWith(spiffeOnly, { cert: otherDomainClient.cert, key: otherDomainClient.key, ca: ca.pem }),
+      'transport',
+      'unauthenticated',
+    );
+    assert.match(info.message, /spiffe:\/\/example\.org\/metald is outside our trust domain other\.org/);
+  });
+
+  test('a SPIFFE-only server is authorized by exact SPIFFE ID when one is given', () => {
+    const base = { cert: otherDomainClient.cert, key: otherDomainClient.key, ca: ca.pem };
+    // The exact ID takes precedence over the trust domain.
+    assert.equal(listWith(spiffeOnly, { ...base, serverSpiffeId: 'spiffe://example.org/metald' }).totalCount, 0);
+    const info = expectMetaldError(
+      () => listWith(spiffeOnly, { ...base, serverSpiffeId: 'spiffe://example.org/not-metald' }),
+      'transport',
+      'unauthenticated',
+    );
+    assert.match(info.message, /is not the expected spiffe:\/\/example\.org\/not-metald/);
+  });
+
+  test('a SPIFFE-only server must still chain to the CA', () => {
+    const tls = { cert: client.cert, key: client.key, ca: otherCa.pem };
+    expectMetaldError(() => listWith(spiffeOnly, tls), 'transport', 'unauthenticated');
+  });
+
+  test('TLS options are checked up front', () => {
+    const expired = ca.issue([{ uri: 'spiffe://example.org/client' }], { expired: true });
+    const server = standard.url;
+    const cases = [
+      [{ cert: client.cert }, /needs its private key/],
+      [{ key: client.key }, /needs its certificate/],
+      [{ cert: client.cert, key: otherDomainClient.key }, /does not belong/],
+      [{ cert: expired.cert, key: expired.key }, /expired/],
+      [{ cert: 'not a pem', key: client.key }, /tls\.cert/],
+      [{ ca: 'nonsense' }, /tls\.ca/],
+      [{ serverSpiffeId: 'https://example.org/x' }, /SPIFFE ID/],
+      [{ serverSpiffeId: 'spiffe://Example.org/x' }, /trust domain/],
+    ];
+    for (const [tls, message] of cases) {
+      assert.throws(() => createMetald({ server, ...identity, tls }), message, JSON.stringify(Object.keys(tls)));
+    }
+  });
+});
