@@ -27,9 +27,17 @@ fn main() {
 fn build_guest() -> PathBuf {
     let host_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let workspace = host_dir.parent().expect("host/ sits in the workspace");
-    for watched in
-        ["guest/src", "guest/Cargo.toml", "wit", "proto/src", "proto/build.rs", "proto/metal", "Cargo.lock"]
-    {
+    for watched in [
+        "guest/src",
+        "guest/Cargo.toml",
+        "wit",
+        "proto/src",
+        "proto/build.rs",
+        "proto/metal",
+        "Cargo.lock",
+        // The `component` profile lives in the workspace manifest.
+        "Cargo.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
     let target_dir =

@@ -55,14 +55,18 @@ impl Transport for WasiTransport {
         deadline: u64,
         max_body: u32,
     ) -> Result<HttpResponse, Failure> {
-        Exchange { authority: "", deadline }.run(request, max_body)
+        let timer = monotonic_clock::subscribe_instant(deadline);
+        Exchange { authority: "", deadline, timer }.run(request, max_body)
     }
 }
 
-/// One request/response exchange.
+/// One request/response exchange. Pollables are made once and reused: every `wasi` call
+/// crosses into the host, and a request already takes a few dozen of them.
 struct Exchange<'a> {
     authority: &'a str,
     deadline: u64,
+    /// Ready once the deadline has passed.
+    timer: Pollable,
 }
 
 impl<'a> Exchange<'a> {
@@ -141,19 +145,19 @@ impl<'a> Exchange<'a> {
 
     /// Waits for `pollable` until the deadline; false when the deadline came first.
     fn wait(&self, pollable: &Pollable) -> bool {
-        let timer = monotonic_clock::subscribe_instant(self.deadline);
-        poll(&[pollable, &timer]).contains(&0)
+        poll(&[pollable, &self.timer]).contains(&0)
     }
 
     fn write_body(&self, body: OutgoingBody, bytes: &[u8]) -> Result<(), Failure> {
         let stream = body.write().map_err(|()| {
             fail(ErrorCode::Internal, "request body stream unavailable".into(), Stage::NotSent)
         })?;
+        let ready = stream.subscribe();
         let mut offset = 0;
         while offset < bytes.len() {
             let writable = stream.check_write().map_err(|e| self.stream_failure(e, Stage::Sent))?;
             if writable == 0 {
-                if !self.wait(&stream.subscribe()) {
+                if !self.wait(&ready) {
                     return Err(self.deadline_failure(Stage::Sent));
                 }
                 continue;
@@ -170,7 +174,7 @@ impl<'a> Exchange<'a> {
         loop {
             match stream.check_write() {
                 Ok(0) => {
-                    if !self.wait(&stream.subscribe()) {
+                    if !self.wait(&ready) {
                         return Err(self.deadline_failure(Stage::Sent));
                     }
                 }
@@ -178,6 +182,7 @@ impl<'a> Exchange<'a> {
                 Err(e) => return Err(self.stream_failure(e, Stage::Sent)),
             }
         }
+        drop(ready);
         drop(stream);
         OutgoingBody::finish(body, None).map_err(|code| self.http_failure(&code, Stage::Sent))
     }
@@ -186,11 +191,12 @@ impl<'a> Exchange<'a> {
         let stream = incoming.stream().map_err(|()| {
             fail(ErrorCode::Internal, "response body stream unavailable".into(), Stage::Receiving)
         })?;
+        let ready = stream.subscribe();
         let mut body = Vec::new();
         loop {
             match stream.read(READ_CHUNK) {
                 Ok(chunk) if chunk.is_empty() => {
-                    if !self.wait(&stream.subscribe()) {
+                    if !self.wait(&ready) {
                         return Err(self.deadline_failure(Stage::Receiving));
                     }
                 }

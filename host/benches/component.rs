@@ -3,7 +3,10 @@
 //! `cargo bench -p metald-host --bench component` measures and writes the table to
 //! `target/benchmark.md`; run through `cargo test` (no `--bench` argument) it does a smoke run
 //! with a handful of iterations and writes `target/benchmark-smoke.md`. Nothing here asserts
-//! timing.
+//! timing. Arguments that are not flags select sections by name, as a test filter does:
+//! `cargo bench -p metald-host --bench component -- throughput` runs only the throughput
+//! rows (sections: latency, throughput, instantiate, load, memory, size, cold-cli); a
+//! filtered run prints its rows and writes no file.
 //!
 //! The native client is the official `connectrpc` crate's generated `VmServiceClient` over its
 //! pooled hyper-util `HttpClient`: what a Rust user would pick to call metald without wasm.
@@ -23,7 +26,8 @@ use metald_host::{Runtime, RuntimeConfig};
 /// Iteration counts of a full run and of a smoke run.
 struct Plan {
     latency_calls: usize,
-    throughput_calls_per_caller: usize,
+    /// Calls per throughput measurement, split evenly across the callers.
+    throughput_calls: usize,
     instantiations: usize,
     held_instances: usize,
     cold_runs: usize,
@@ -32,7 +36,7 @@ struct Plan {
 
 const FULL: Plan = Plan {
     latency_calls: 3000,
-    throughput_calls_per_caller: 200,
+    throughput_calls: 6400,
     instantiations: 2000,
     held_instances: 1000,
     cold_runs: 25,
@@ -40,7 +44,7 @@ const FULL: Plan = Plan {
 };
 const SMOKE: Plan = Plan {
     latency_calls: 20,
-    throughput_calls_per_caller: 3,
+    throughput_calls: 64,
     instantiations: 20,
     held_instances: 20,
     cold_runs: 3,
@@ -240,6 +244,8 @@ fn row(
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let full = std::env::args().any(|a| a == "--bench");
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wanted = |section: &str| filters.is_empty() || filters.iter().any(|f| section.contains(f.as_str()));
     let plan = if full { FULL } else { SMOKE };
     let server = DevServer::start(DevServerConfig::default()).await.unwrap();
     let url = server.url();
@@ -249,7 +255,9 @@ async fn main() {
     let h2 = runtime(&url, true);
     let vm_id = seed(&h1, &url).await;
 
-    for (label, runtime, http2) in [("HTTP/1.1", &h1, false), ("HTTP/2 (h2c)", &h2, true)] {
+    let protocols =
+        if wanted("latency") { &[("HTTP/1.1", &h1, false), ("HTTP/2 (h2c)", &h2, true)][..] } else { &[] };
+    for &(label, runtime, http2) in protocols {
         let (c50, c99) = latency_component(runtime, &url, &vm_id, plan.latency_calls).await;
         let native_client = native(&url, http2);
         let (n50, n99) = latency_native(&native_client, &vm_id, plan.latency_calls).await;
@@ -271,10 +279,11 @@ async fn main() {
     }
 
     let native_h1 = native(&url, false);
-    for callers in [1, 16, 64] {
+    let caller_counts: &[usize] = if wanted("throughput") { &[1, 16, 64] } else { &[] };
+    for &callers in caller_counts {
         let component =
-            throughput_component(&h1, &url, &vm_id, callers, plan.throughput_calls_per_caller).await;
-        let native = throughput_native(&native_h1, &vm_id, callers, plan.throughput_calls_per_caller).await;
+            throughput_component(&h1, &url, &vm_id, callers, plan.throughput_calls / callers).await;
+        let native = throughput_native(&native_h1, &vm_id, callers, plan.throughput_calls / callers).await;
         rows.push(row(
             format!("throughput, {callers} caller(s), HTTP/1.1"),
             format!("{component:.0} calls/s"),
@@ -284,114 +293,128 @@ async fn main() {
         ));
     }
 
-    let mut samples = Vec::with_capacity(plan.instantiations);
-    for _ in 0..plan.instantiations {
-        let started = Instant::now();
-        let instance = h1.instantiate().await.unwrap();
-        samples.push(started.elapsed());
-        drop(instance);
+    if wanted("instantiate") {
+        let mut samples = Vec::with_capacity(plan.instantiations);
+        for _ in 0..plan.instantiations {
+            let started = Instant::now();
+            let instance = h1.instantiate().await.unwrap();
+            samples.push(started.elapsed());
+            drop(instance);
+        }
+        let (i50, i99) = (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99));
+        rows.push(row(
+            "instantiate from InstancePre (pooling), median / p99",
+            format!("{} / {}", micros(i50), micros(i99)),
+            "—",
+            "",
+            "≤ 20 µs",
+        ));
     }
-    let (i50, i99) = (percentile(&mut samples, 0.5), percentile(&mut samples, 0.99));
-    rows.push(row(
-        "instantiate from InstancePre (pooling), median / p99",
-        format!("{} / {}", micros(i50), micros(i99)),
-        "—",
-        "",
-        "≤ 20 µs",
-    ));
 
-    let engine = metald_host::component::engine(EngineLimits::default()).unwrap();
-    let mut compile = Vec::new();
-    let mut cached = Vec::new();
-    let cache = tempfile::tempdir().unwrap();
-    for _ in 0..plan.compiles {
-        let started = Instant::now();
-        metald_host::component::load(&engine, &ComponentSource::Embedded, &CacheMode::Off).unwrap();
-        compile.push(started.elapsed());
-    }
-    metald_host::component::load(&engine, &ComponentSource::Embedded, &CacheMode::Dir(cache.path().into()))
-        .unwrap();
-    for _ in 0..plan.compiles.max(5) {
-        let started = Instant::now();
+    if wanted("load") {
+        let engine = metald_host::component::engine(EngineLimits::default()).unwrap();
+        let mut compile = Vec::new();
+        let mut cached = Vec::new();
+        let cache = tempfile::tempdir().unwrap();
+        for _ in 0..plan.compiles {
+            let started = Instant::now();
+            metald_host::component::load(&engine, &ComponentSource::Embedded, &CacheMode::Off).unwrap();
+            compile.push(started.elapsed());
+        }
         metald_host::component::load(
             &engine,
             &ComponentSource::Embedded,
             &CacheMode::Dir(cache.path().into()),
         )
         .unwrap();
-        cached.push(started.elapsed());
+        for _ in 0..plan.compiles.max(5) {
+            let started = Instant::now();
+            metald_host::component::load(
+                &engine,
+                &ComponentSource::Embedded,
+                &CacheMode::Dir(cache.path().into()),
+            )
+            .unwrap();
+            cached.push(started.elapsed());
+        }
+        rows.push(row(
+            "component load: Cranelift compile / cached artifact (median)",
+            format!("{} / {}", millis(percentile(&mut compile, 0.5)), millis(percentile(&mut cached, 0.5))),
+            "—",
+            format!(
+                "{:.0}×",
+                percentile(&mut compile, 0.5).as_secs_f64() / percentile(&mut cached, 0.5).as_secs_f64()
+            ),
+            "",
+        ));
     }
-    rows.push(row(
-        "component load: Cranelift compile / cached artifact (median)",
-        format!("{} / {}", millis(percentile(&mut compile, 0.5)), millis(percentile(&mut cached, 0.5))),
-        "—",
-        format!(
-            "{:.0}×",
-            percentile(&mut compile, 0.5).as_secs_f64() / percentile(&mut cached, 0.5).as_secs_f64()
-        ),
-        "",
-    ));
 
-    let before = rss_bytes();
-    let mut held = Vec::with_capacity(plan.held_instances);
-    for _ in 0..plan.held_instances {
-        held.push(h1.instantiate().await.unwrap());
+    if wanted("memory") {
+        let before = rss_bytes();
+        let mut held = Vec::with_capacity(plan.held_instances);
+        for _ in 0..plan.held_instances {
+            held.push(h1.instantiate().await.unwrap());
+        }
+        let per_instance = rss_bytes().saturating_sub(before) / plan.held_instances as u64;
+        drop(held);
+        rows.push(row(
+            format!("memory per live instance ({} held)", plan.held_instances),
+            format!("{:.0} KiB", per_instance as f64 / 1024.0),
+            "—",
+            "",
+            "≤ 1 MiB",
+        ));
     }
-    let per_instance = rss_bytes().saturating_sub(before) / plan.held_instances as u64;
-    drop(held);
-    rows.push(row(
-        format!("memory per live instance ({} held)", plan.held_instances),
-        format!("{:.0} KiB", per_instance as f64 / 1024.0),
-        "—",
-        "",
-        "≤ 1 MiB",
-    ));
 
     let host_binary = PathBuf::from(env!("CARGO_BIN_EXE_metald-host"));
-    rows.push(row(
-        "component size (component profile, stripped)",
-        format!("{:.1} KB", EMBEDDED_COMPONENT.len() as f64 / 1000.0),
-        "—",
-        "",
-        "≤ 300 KB",
-    ));
-    rows.push(row(
-        "metald-host binary size",
-        file_size(&host_binary).map_or("n/a".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
-        "—",
-        "",
-        "",
-    ));
-
-    // Cold CLI: a fresh process each time, component cache warm.
-    let cache_dir = tempfile::tempdir().unwrap();
-    let cli = |args: &[&str]| {
-        std::process::Command::new(&host_binary)
-            .args(["--server", &url, "--tls-mode", "disabled", "--user", "bench", "--tenant", "bench"])
-            .args(args)
-            .env("METALD_CACHE_DIR", cache_dir.path())
-            .output()
-            .unwrap()
-    };
-    assert!(cli(&["info", &vm_id]).status.success(), "warm-up");
-    let mut cold = Vec::new();
-    for _ in 0..plan.cold_runs {
-        let started = Instant::now();
-        let output = cli(&["info", &vm_id]);
-        cold.push(started.elapsed());
-        assert!(output.status.success());
+    if wanted("size") {
+        rows.push(row(
+            "component size (component profile, stripped)",
+            format!("{:.1} KB", EMBEDDED_COMPONENT.len() as f64 / 1000.0),
+            "—",
+            "",
+            "≤ 300 KB",
+        ));
+        rows.push(row(
+            "metald-host binary size",
+            file_size(&host_binary).map_or("n/a".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
+            "—",
+            "",
+            "",
+        ));
     }
-    rows.push(row(
-        format!("cold CLI `metald-host info ID` (median of {})", plan.cold_runs),
-        millis(percentile(&mut cold, 0.5)),
-        "—",
-        "",
-        "≤ 30 ms",
-    ));
+
+    if wanted("cold-cli") {
+        // Cold CLI: a fresh process each time, component cache warm.
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cli = |args: &[&str]| {
+            std::process::Command::new(&host_binary)
+                .args(["--server", &url, "--tls-mode", "disabled", "--user", "bench", "--tenant", "bench"])
+                .args(args)
+                .env("METALD_CACHE_DIR", cache_dir.path())
+                .output()
+                .unwrap()
+        };
+        assert!(cli(&["info", &vm_id]).status.success(), "warm-up");
+        let mut cold = Vec::new();
+        for _ in 0..plan.cold_runs {
+            let started = Instant::now();
+            let output = cli(&["info", &vm_id]);
+            cold.push(started.elapsed());
+            assert!(output.status.success());
+        }
+        rows.push(row(
+            format!("cold CLI `metald-host info ID` (median of {})", plan.cold_runs),
+            millis(percentile(&mut cold, 0.5)),
+            "—",
+            "",
+            "≤ 30 ms",
+        ));
+    }
 
     let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
-    let mut table = format!(
-        "| metric | component + host | native (connectrpc) | ratio | goal |\n|---|---|---|---|---|\n"
+    let mut table = String::from(
+        "| metric | component + host | native (connectrpc) | ratio | goal |\n|---|---|---|---|---|\n",
     );
     for r in &rows {
         table.push_str(&format!(
@@ -406,6 +429,9 @@ async fn main() {
         plan.latency_calls
     );
     println!("{table}{note}");
+    if !filters.is_empty() {
+        return;
+    }
     let out =
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().map_or_else(|| PathBuf::from("."), PathBuf::from);
     let file = out.join(if full { "benchmark.md" } else { "benchmark-smoke.md" });
