@@ -50,6 +50,16 @@ async fn spiffe_runtime(
     Runtime::new(config)
 }
 
+/// `metald-host` as alice@acme in SPIFFE mode (the default) with the Workload API at
+/// `socket`, then `rest`.
+async fn spiffe_cli(url: &str, socket: &str, rest: &[&str]) -> std::process::Output {
+    let mut command = metald_host();
+    command
+        .args(["--server", url, "--user", "alice", "--tenant", "acme", "--spiffe-socket", socket])
+        .args(rest);
+    run(command).await
+}
+
 fn serial(der: &CertificateDer<'_>) -> String {
     summarize(der).unwrap().serial
 }
@@ -64,20 +74,7 @@ async fn spiffe_lifecycle_over_mtls_from_the_cli_and_the_library() {
     let _agent = FakeWorkloadApi::start(&client_socket, Some(client_svid)).unwrap();
     let url = server.url();
 
-    let mut command = metald_host();
-    command.args([
-        "--server",
-        &url,
-        "--user",
-        "alice",
-        "--tenant",
-        "acme",
-        "--spiffe-socket",
-        client_socket.to_str().unwrap(),
-        "create-and-boot",
-        "--json",
-    ]);
-    let output = run(command).await;
+    let output = spiffe_cli(&url, client_socket.to_str().unwrap(), &["create-and-boot", "--json"]).await;
     assert_eq!(
         json(&output)["boot_state"],
         "VM_STATE_RUNNING",
@@ -122,21 +119,12 @@ async fn a_server_spiffe_id_other_than_the_one_required_is_refused() {
     let (server, _server_agent, _) = spiffe_server(dir.path(), &ca, SERVER_ID).await;
     let client_socket = dir.path().join("client-agent.sock");
     let _agent = FakeWorkloadApi::start(&client_socket, Some(ca.svid(CLIENT_ID).0)).unwrap();
-    let mut command = metald_host();
-    command.args([
-        "--server",
+    let output = spiffe_cli(
         &server.url(),
-        "--user",
-        "alice",
-        "--tenant",
-        "acme",
-        "--spiffe-socket",
         client_socket.to_str().unwrap(),
-        "--server-spiffe-id",
-        "spiffe://example.org/impostor-check",
-        "list",
-    ]);
-    let output = run(command).await;
+        &["--server-spiffe-id", "spiffe://example.org/impostor-check", "list"],
+    )
+    .await;
     assert_eq!(code(&output), 1);
     let message = stderr(&output);
     assert!(message.contains("unauthenticated") && message.contains("not authorized"), "{message}");
@@ -158,21 +146,7 @@ async fn a_missing_or_identity_less_workload_api_is_an_error_and_nothing_is_sent
         (format!("unix:{}", stale.display()), "refused"),
     ] {
         let started = Instant::now();
-        let mut command = metald_host();
-        command.args([
-            "--server",
-            &target.url(),
-            "--user",
-            "alice",
-            "--tenant",
-            "acme",
-            "--spiffe-socket",
-            &socket,
-            "--spiffe-timeout",
-            "5s",
-            "list",
-        ]);
-        let output = run(command).await;
+        let output = spiffe_cli(&target.url(), &socket, &["--spiffe-timeout", "5s", "list"]).await;
         assert_eq!(code(&output), 1, "{socket}");
         let message = stderr(&output);
         assert!(message.contains(reason), "{socket}: {message}");
@@ -223,18 +197,6 @@ async fn the_dev_server_command_serves_spiffe_mtls() {
     let _client_agent = FakeWorkloadApi::start(&client_socket, Some(ca.svid(CLIENT_ID).0)).unwrap();
     let (mut child, url) =
         spawn_dev_server(&["--tls-mode", "spiffe", "--spiffe-socket", server_socket.to_str().unwrap()]).await;
-    let mut command = metald_host();
-    command.args([
-        "--server",
-        &url,
-        "--user",
-        "alice",
-        "--tenant",
-        "acme",
-        "--spiffe-socket",
-        client_socket.to_str().unwrap(),
-        "create-and-boot",
-    ]);
-    ok(&run(command).await);
+    ok(&spiffe_cli(&url, client_socket.to_str().unwrap(), &["create-and-boot"]).await);
     child.kill().await.unwrap();
 }

@@ -41,6 +41,16 @@ struct ClientFiles {
     ca: PathBuf,
 }
 
+impl ClientFiles {
+    /// `--tls-mode file` with these files, then `rest`.
+    fn cli_args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
+        let path = |p: &'a PathBuf| p.to_str().unwrap();
+        let files =
+            ["--tls-cert", path(&self.cert), "--tls-key", path(&self.key), "--tls-ca", path(&self.ca)];
+        ["--tls-mode", "file"].into_iter().chain(files).chain(rest.iter().copied()).collect()
+    }
+}
+
 fn client_files(dir: &std::path::Path, leaf: &support::certs::Leaf, server_ca: &Ca) -> ClientFiles {
     ClientFiles {
         cert: write(dir, "client.pem", &leaf.cert_pem),
@@ -77,22 +87,7 @@ async fn file_mode_lifecycle_presents_the_client_certificate() {
     let files = client_files(dir.path(), &client_leaf, &server_ca);
     let url = server.url();
     assert!(url.starts_with("https://"));
-    let output = cli(
-        &url,
-        &[
-            "--tls-mode",
-            "file",
-            "--tls-cert",
-            files.cert.to_str().unwrap(),
-            "--tls-key",
-            files.key.to_str().unwrap(),
-            "--tls-ca",
-            files.ca.to_str().unwrap(),
-            "create-and-boot",
-            "--json",
-        ],
-    )
-    .await;
+    let output = cli(&url, &files.cli_args(&["create-and-boot", "--json"])).await;
     // `cli` adds --tls-mode disabled first; the later --tls-mode file wins.
     assert_eq!(json(&output)["boot_state"], "VM_STATE_RUNNING", "{}", stderr(&output));
     let seen = peers.certificates();
@@ -243,21 +238,7 @@ async fn the_dev_server_command_serves_file_mode_mtls() {
     .await;
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
     let files = client_files(dir.path(), &client_ca.issue(vec![San::Dns("client.test")]), &server_ca);
-    let output = cli(
-        &url,
-        &[
-            "--tls-mode",
-            "file",
-            "--tls-cert",
-            files.cert.to_str().unwrap(),
-            "--tls-key",
-            files.key.to_str().unwrap(),
-            "--tls-ca",
-            files.ca.to_str().unwrap(),
-            "create-and-boot",
-        ],
-    )
-    .await;
+    let output = cli(&url, &files.cli_args(&["create-and-boot"])).await;
     ok(&output);
     child.kill().await.unwrap();
 }
