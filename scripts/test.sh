@@ -28,3 +28,6 @@ step "Python package (wasmtime-py)"
 python3 -m venv target/python-venv
 target/python-venv/bin/pip install --quiet --disable-pip-version-check -e 'python[test]'
 target/python-venv/bin/pytest -q python/tests
+
+step "the dev server driven by a Connect client this project did not write (buf curl)"
+(cd devserver/interop && npm ci --no-audit --no-fund && npm test)
