@@ -132,27 +132,48 @@ pub fn valid_path(path: &str) -> bool {
     true
 }
 
-/// Removes a `#` comment (outside string and char literals).
-fn strip_comment(line: &str) -> &str {
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        match quote {
+/// Tracks string and char literals (with `\` escapes) while scanning text char by char.
+#[derive(Default)]
+pub struct Literals {
+    quote: Option<char>,
+    escaped: bool,
+}
+
+impl Literals {
+    /// Feeds the next char; true when it is code, false when it belongs to a literal.
+    pub fn is_code(&mut self, c: char) -> bool {
+        match self.quote {
             Some(q) => {
-                if escaped {
-                    escaped = false;
+                if self.escaped {
+                    self.escaped = false;
                 } else if c == '\\' {
-                    escaped = true;
+                    self.escaped = true;
                 } else if c == q {
-                    quote = None;
+                    self.quote = None;
                 }
+                false
             }
-            None if c == '"' || c == '\'' => quote = Some(c),
-            None if c == '#' => return &line[..i],
-            None => {}
+            None if c == '"' || c == '\'' => {
+                self.quote = Some(c);
+                false
+            }
+            None => true,
         }
     }
-    line
+
+    /// Whether a literal is still open.
+    pub fn is_open(&self) -> bool {
+        self.quote.is_some()
+    }
+}
+
+/// Removes a `#` comment (outside string and char literals).
+fn strip_comment(line: &str) -> &str {
+    let mut literals = Literals::default();
+    match line.char_indices().find(|&(_, c)| literals.is_code(c) && c == '#') {
+        Some((i, _)) => &line[..i],
+        None => line,
+    }
 }
 
 /// Parses a whole script; every syntax error is reported, with line and column.
@@ -313,22 +334,13 @@ fn split_qualified<'a>(package: &str, rest: &'a str) -> Option<(Option<String>, 
 pub fn split_args(text: &str, offset: usize) -> Result<Vec<Spanned>, (usize, String)> {
     let mut args = Vec::new();
     let mut depth: Vec<char> = Vec::new();
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
+    let mut literals = Literals::default();
     let mut start = 0;
     for (i, c) in text.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
+        if !literals.is_code(c) {
             continue;
         }
         match c {
-            '"' | '\'' => quote = Some(c),
             '(' | '[' | '{' => depth.push(c),
             ')' | ']' | '}' => {
                 let expected = match c {
@@ -347,7 +359,7 @@ pub fn split_args(text: &str, offset: usize) -> Result<Vec<Spanned>, (usize, Str
             _ => {}
         }
     }
-    if quote.is_some() {
+    if literals.is_open() {
         return Err((offset + text.len() + 1, "unterminated string".into()));
     }
     if let Some(open) = depth.last() {

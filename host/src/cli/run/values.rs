@@ -157,14 +157,10 @@ fn is_word(c: char) -> bool {
 
 /// Index just past the string or char literal starting at `start`.
 fn literal_end(chars: &[(usize, char)], start: usize) -> usize {
-    let quote = chars[start].1;
-    let mut escaped = false;
-    for (k, (_, c)) in chars.iter().enumerate().skip(start + 1) {
-        if escaped {
-            escaped = false;
-        } else if *c == '\\' {
-            escaped = true;
-        } else if *c == quote {
+    let mut literals = metald_script::Literals::default();
+    for (k, (_, c)) in chars.iter().enumerate().skip(start) {
+        literals.is_code(*c);
+        if !literals.is_open() {
             return k + 1;
         }
     }
