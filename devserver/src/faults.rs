@@ -5,6 +5,8 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use metald_proto::route::Method;
+
 /// A misbehaviour the server applies to calls of one RPC.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -43,26 +45,15 @@ pub struct FaultSpec {
     pub fault: Fault,
 }
 
-const RPCS: [&str; 9] = [
-    "CreateVm",
-    "DeleteVm",
-    "BootVm",
-    "ShutdownVm",
-    "PauseVm",
-    "ResumeVm",
-    "RebootVm",
-    "GetVmInfo",
-    "ListVms",
-];
-
 impl FromStr for FaultSpec {
     type Err = FaultSpecError;
 
     fn from_str(spec: &str) -> Result<Self, Self::Err> {
         let error = |reason: String| FaultSpecError { spec: spec.to_string(), reason };
         let (rpc, fault) = spec.split_once('=').ok_or_else(|| error("expected RPC=FAULT".into()))?;
-        if rpc != "*" && !RPCS.contains(&rpc) {
-            return Err(error(format!("unknown RPC {rpc:?}; expected * or one of {}", RPCS.join(", "))));
+        if rpc != "*" && !Method::ALL.iter().any(|m| m.name() == rpc) {
+            let names: Vec<_> = Method::ALL.iter().map(|m| m.name()).collect();
+            return Err(error(format!("unknown RPC {rpc:?}; expected * or one of {}", names.join(", "))));
         }
         let (kind, argument) = fault.split_once(':').unwrap_or((fault, ""));
         let fault = match (kind, argument) {

@@ -1,25 +1,13 @@
 //! Response decoding of every RPC, in both codecs, with and without gzip.
 #![no_main]
 
-use metald_guest::codec::{HttpResponse, RpcMethod, decode_response};
+use metald_guest::codec::{HttpResponse, RPC_METHODS, decode_response};
 use metald_guest::model::{ClientOptions, Codec};
 use metald_guest::options::Resolved;
 
-const METHODS: [RpcMethod; 9] = [
-    RpcMethod::CreateVm,
-    RpcMethod::DeleteVm,
-    RpcMethod::BootVm,
-    RpcMethod::ShutdownVm,
-    RpcMethod::PauseVm,
-    RpcMethod::ResumeVm,
-    RpcMethod::RebootVm,
-    RpcMethod::GetVmInfo,
-    RpcMethod::ListVms,
-];
-
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
-    let method = METHODS[usize::from(selector % 9)];
+    let method = RPC_METHODS[usize::from(selector) % RPC_METHODS.len()];
     let json = selector & 0x10 != 0;
     let gzip = selector & 0x20 != 0;
     let status = if selector & 0x40 != 0 { 503 } else { 200 };

@@ -5,7 +5,7 @@ use alloc::string::String;
 
 use proptest::prelude::*;
 
-use crate::codec::{self, HttpResponse, RpcMethod};
+use crate::codec::{self, HttpResponse, RPC_METHODS};
 use crate::model::{ClientOptions, Codec};
 use crate::options::Resolved;
 
@@ -22,18 +22,6 @@ fn options(codec: Codec) -> Resolved {
     })
     .unwrap()
 }
-
-const METHODS: [RpcMethod; 9] = [
-    RpcMethod::CreateVm,
-    RpcMethod::DeleteVm,
-    RpcMethod::BootVm,
-    RpcMethod::ShutdownVm,
-    RpcMethod::PauseVm,
-    RpcMethod::ResumeVm,
-    RpcMethod::RebootVm,
-    RpcMethod::GetVmInfo,
-    RpcMethod::ListVms,
-];
 
 /// JSON-looking text: fragments of real config files shuffled with noise.
 fn jsonish() -> impl Strategy<Value = String> {
@@ -85,7 +73,7 @@ proptest! {
 
     #[test]
     fn response_decoders_never_panic(
-        method in 0usize..9,
+        method in 0..RPC_METHODS.len(),
         status in prop::sample::select(alloc::vec![200u16, 400, 404, 500, 503, 0, 999]),
         content_type in prop::sample::select(alloc::vec!["application/proto", "application/json", "text/html", ""]),
         encoding in prop::sample::select(alloc::vec!["", "gzip", "identity", "br"]),
@@ -98,7 +86,7 @@ proptest! {
         }
         let response = HttpResponse { status, headers, body };
         let codec = if json { Codec::Json } else { Codec::Proto };
-        let _ = codec::decode_response(&options(codec), METHODS[method], &response);
+        let _ = codec::decode_response(&options(codec), RPC_METHODS[method], &response);
     }
 
     #[test]

@@ -236,7 +236,8 @@ fn decode_message(buf: &mut &[u8], index: usize) -> Result<Value, Malformed> {
 
 // ---- JSON to protobuf bytes ----
 
-fn kind_name(value: &Value) -> &'static str {
+/// What a JSON value is, for error messages ("a string").
+pub fn kind_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

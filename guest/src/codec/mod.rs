@@ -40,6 +40,19 @@ pub fn method_of(request: &RpcRequest) -> RpcMethod {
     }
 }
 
+/// Every RPC, in the order of the service definition.
+pub const RPC_METHODS: [RpcMethod; 9] = [
+    RpcMethod::CreateVm,
+    RpcMethod::DeleteVm,
+    RpcMethod::BootVm,
+    RpcMethod::ShutdownVm,
+    RpcMethod::PauseVm,
+    RpcMethod::ResumeVm,
+    RpcMethod::RebootVm,
+    RpcMethod::GetVmInfo,
+    RpcMethod::ListVms,
+];
+
 /// The route of a method.
 pub fn route(method: RpcMethod) -> Method {
     match method {

@@ -258,3 +258,8 @@ fn oversized_success_bodies_are_resource_exhausted() {
         ErrorCode::ResourceExhausted,
     );
 }
+
+#[test]
+fn rpc_methods_list_every_route_in_service_order() {
+    assert_eq!(RPC_METHODS.map(route), Method::ALL);
+}

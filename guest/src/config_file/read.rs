@@ -6,6 +6,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use metald_proto::json::kind_name as kind;
 use serde_json::{Map, Value};
 
 use crate::errors::issue;
@@ -19,18 +20,6 @@ impl Problems {
     /// Records a problem at `path`.
     pub fn add(&mut self, path: &str, message: impl Into<String>) {
         self.0.push(issue(path, message));
-    }
-}
-
-/// What a JSON value is, for messages ("a string").
-pub fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 
