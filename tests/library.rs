@@ -7,23 +7,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use metald_devserver::Fault;
-use metald_host::bindings::templates::Template;
 use metald_host::bindings::types::{
     DeleteVmRequest, Error as SdkError, ErrorCode, ListVmsRequest, RebootVmRequest, ShutdownVmRequest,
     VmState,
 };
 use metald_host::{Error, Runtime, RuntimeConfig};
 use support::*;
-
-async fn minimal(runtime: &Runtime) -> metald_host::bindings::types::VmConfig {
-    let mut instance = runtime.instantiate().await.unwrap();
-    instance
-        .call(async |guest, store| {
-            guest.metald_client_templates().call_template_config(store, Template::Minimal).await
-        })
-        .await
-        .unwrap()
-}
 
 fn code_of(error: &Error) -> Option<ErrorCode> {
     error.connect_code()
@@ -33,7 +22,7 @@ fn code_of(error: &Error) -> Option<ErrorCode> {
 async fn full_lifecycle_through_the_library() {
     let server = dev_server().await;
     let (runtime, mut client) = client(&server.url()).await;
-    let config = minimal(&runtime).await;
+    let config = minimal_config(&runtime).await;
     let created = client.create_vm(&config).await.unwrap();
     assert_eq!(created.state, VmState::Created);
     assert_eq!(client.boot_vm(&created.vm_id).await.unwrap().state, VmState::Running);
@@ -67,7 +56,7 @@ async fn full_lifecycle_through_the_library() {
 async fn list_all_follows_pages_and_filters() {
     let server = dev_server().await;
     let (runtime, mut client) = client(&server.url()).await;
-    let config = minimal(&runtime).await;
+    let config = minimal_config(&runtime).await;
     let mut ids = Vec::new();
     for _ in 0..130 {
         ids.push(client.create_vm(&config).await.unwrap().vm_id);

@@ -7,20 +7,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use metald_devserver::Fault;
-use metald_host::bindings::templates::Template;
-use metald_host::bindings::types::{Error as SdkError, ErrorCode, VmConfig};
+use metald_host::bindings::types::{Error as SdkError, ErrorCode};
 use metald_host::{Error, Runtime, RuntimeConfig};
 use support::*;
-
-async fn config(runtime: &Runtime) -> VmConfig {
-    let mut instance = runtime.instantiate().await.unwrap();
-    instance
-        .call(async |guest, store| {
-            guest.metald_client_templates().call_template_config(store, Template::Minimal).await
-        })
-        .await
-        .unwrap()
-}
 
 fn transport_error(error: &Error) -> &metald_host::bindings::types::TransportError {
     match error {
@@ -43,7 +32,7 @@ async fn reads_succeed_through_503s_and_create_is_never_retried() {
     assert!(error.to_string().contains("after 3 attempts"), "{error}");
     server.faults().clear();
 
-    let vm_config = config(&runtime).await;
+    let vm_config = minimal_config(&runtime).await;
     server.faults().set("CreateVm", Fault::Unavailable(1));
     let before = server.stats().requests;
     let error = client.create_vm(&vm_config).await.unwrap_err();
@@ -160,7 +149,7 @@ async fn sixty_four_callers_times_two_hundred_calls_leave_nothing_behind() {
     let server = dev_server().await;
     let warm = {
         let (runtime, mut client) = client(&server.url()).await;
-        let vm = client.create_vm(&config(&runtime).await).await.unwrap();
+        let vm = client.create_vm(&minimal_config(&runtime).await).await.unwrap();
         (runtime, vm.vm_id)
     };
     let (runtime, vm_id) = warm;

@@ -99,11 +99,7 @@ fn native(server: &str, http2: bool) -> VmServiceClient<HttpClient> {
 
 /// Creates one VM and returns its id.
 async fn seed(runtime: &Runtime, server: &str) -> String {
-    let mut instance = runtime.instantiate().await.unwrap();
-    let config = instance
-        .call(async |g, s| g.metald_client_templates().call_template_config(s, Template::Standard).await)
-        .await
-        .unwrap();
+    let config = runtime.instantiate().await.unwrap().template_config(Template::Standard).await.unwrap();
     let mut client = runtime.client(options(server)).await.unwrap();
     client.create_vm(&config).await.unwrap().vm_id
 }

@@ -17,12 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = Runtime::new(RuntimeConfig::new(metald_host::plain_transport(&server.url())?))?;
 
     // Pure SDK calls run in an instance of their own.
-    let mut sdk = runtime.instantiate().await?;
-    let config = sdk
-        .call(async |guest, store| {
-            guest.metald_client_templates().call_template_config(store, Template::Minimal).await
-        })
-        .await?;
+    let config = runtime.instantiate().await?.template_config(Template::Minimal).await?;
 
     let mut client = runtime
         .client(ClientOptions {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
+use crate::bindings::templates::Template;
 use crate::bindings::{Metald, MetaldPre, types};
 use crate::component::{self, CacheMode, ComponentSource, EPOCH_TICKS_PER_SECOND, EngineLimits};
 use crate::error::Error;
@@ -212,6 +213,14 @@ impl Instance {
             tracing::error!(error = format!("{error:?}"), "component trapped");
             Error::Trap(format!("{error:#}"))
         }
+    }
+
+    /// The config of `template`, as the component's templates define it.
+    pub async fn template_config(&mut self, template: Template) -> Result<types::VmConfig, Error> {
+        self.call(async |guest, store| {
+            guest.metald_client_templates().call_template_config(store, template).await
+        })
+        .await
     }
 
     /// Whether the instance trapped and can no longer be used.

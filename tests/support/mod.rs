@@ -41,6 +41,12 @@ pub fn runtime(server: &str) -> Runtime {
     Runtime::new(config).expect("runtime")
 }
 
+/// The `minimal` template's config, from a fresh instance of `runtime`.
+pub async fn minimal_config(runtime: &Runtime) -> metald_host::bindings::types::VmConfig {
+    let mut instance = runtime.instantiate().await.expect("instance");
+    instance.template_config(metald_host::bindings::templates::Template::Minimal).await.expect("template")
+}
+
 /// A client of `server`.
 pub async fn client(server: &str) -> (Runtime, Client) {
     let runtime = runtime(server);

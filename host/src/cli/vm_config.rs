@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use metald_host::bindings::templates::Template;
 use metald_host::bindings::types::{Error as SdkError, VmConfig};
 use metald_host::{Error, Instance};
 use wasmtime::component::ResourceAny;
@@ -59,7 +58,7 @@ pub async fn build(instance: &mut Instance, vm: &VmArgs) -> Result<BuiltConfig, 
                 })
                 .await
                 .map_err(|e| CliError::Usage(format!("--template: {e}")))?;
-            (template_config(instance, template).await?, Some(name))
+            (instance.template_config(template).await?, Some(name))
         }
     };
     let mut builder = Builder::from_config(instance, &start).await?;
@@ -98,15 +97,6 @@ pub async fn build(instance: &mut Instance, vm: &VmArgs) -> Result<BuiltConfig, 
     let config = builder.call(async |b, s, h| b.call_build(s, h).await).await?;
     builder.finish().await?;
     Ok(BuiltConfig { config, template })
-}
-
-/// The config of a template.
-pub async fn template_config(instance: &mut Instance, template: Template) -> Result<VmConfig, CliError> {
-    Ok(instance
-        .call(async |guest, store| {
-            guest.metald_client_templates().call_template_config(store, template).await
-        })
-        .await?)
 }
 
 fn flag_error(flag: &'static str) -> impl Fn(Error) -> CliError {
