@@ -11,6 +11,7 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=METALD_COMPONENT");
+    println!("cargo:rerun-if-env-changed=CARGO_HOME");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let embedded = out.join("metald_guest.wasm");
     let built = match std::env::var_os("METALD_COMPONENT") {
@@ -58,6 +59,15 @@ fn build_guest() -> PathBuf {
         "CARGO_PRIMARY_PACKAGE",
     ] {
         command.env_remove(variable);
+    }
+    // Reproducible bytes wherever the crate registry lives: the component embeds panic
+    // locations, and go/metald/metald_guest.wasm must equal a fresh build (scripts/test.sh).
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    if let Some(cargo_home) = cargo_home {
+        let registry = cargo_home.join("registry/src");
+        command.env("CARGO_ENCODED_RUSTFLAGS", format!("--remap-path-prefix={}=/cargo/registry/src", registry.display()));
     }
     let status = command.status().unwrap_or_else(|e| panic!("cannot run cargo to build the component: {e}"));
     assert!(
