@@ -316,3 +316,21 @@ func (a *Args) Return(src any) {
 		panic(err)
 	}
 }
+
+// Memory is the instance's linear memory.
+func (c *Instance) Memory() api.Memory { return c.mem }
+
+// Alloc allocates size bytes aligned to align with the guest's cabi_realloc.
+func (c *Instance) Alloc(size, align uint32) (uint32, error) { return c.alloc(size, align) }
+
+// Lift reads the value of t stored at ptr into dst (a pointer to a Go value of t).
+// Invalid data (a bad discriminant, invalid UTF-8, a pointer outside memory or misaligned)
+// is a *LiftError; nothing panics.
+func (c *Instance) Lift(t *Type, ptr uint32, dst any) error {
+	return c.load(t, ptr, reflect.ValueOf(dst).Elem())
+}
+
+// Lower stores src (a Go value of t) at ptr, allocating strings and lists in the guest.
+func (c *Instance) Lower(t *Type, ptr uint32, src any) error {
+	return c.store(t, ptr, reflect.ValueOf(src))
+}

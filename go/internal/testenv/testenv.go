@@ -1,0 +1,49 @@
+// Package testenv finds what the Go tests use from the rest of the repository: the
+// metald-host binary (built by `cargo build -p metald-host`, which scripts/test.sh runs
+// before the Go tests) and the shared test data.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// RepoRoot is the repository root (the parent of go/).
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
+}
+
+// MetaldHost returns the path of the metald-host binary: $METALD_HOST_BIN, else
+// target/debug/metald-host. A missing binary fails the test (it never skips silently).
+func MetaldHost(t testing.TB) string {
+	t.Helper()
+	path := os.Getenv("METALD_HOST_BIN")
+	if path == "" {
+		path = filepath.Join(RepoRoot(), "target", "debug", "metald-host")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("metald-host not found at %s (build it with `cargo build -p metald-host` or set METALD_HOST_BIN): %v", path, err)
+	}
+	return path
+}
+
+// Run runs metald-host with args and returns its stdout; a failure fails the test.
+func Run(t testing.TB, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(MetaldHost(t), args...)
+	// One compiled-component cache for every run (target/ holds the build caches).
+	cmd.Env = append(os.Environ(), "METALD_CACHE_DIR="+filepath.Join(RepoRoot(), "target", "metald-host-cache"))
+	out, err := cmd.Output()
+	if err != nil {
+		stderr := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("metald-host %v: %v\n%s", args, err, stderr)
+	}
+	return out
+}
