@@ -21,6 +21,18 @@ cargo test --workspace
 step "benchmark harness smoke run (the full run is \`cargo bench -p metald-host --bench component\`)"
 cargo test -p metald-host --bench component
 
+step "Go module (wazero): the embedded component is a fresh build; gofmt, vet, tests under -race, benchmark smoke"
+cmp target/wasm32-wasip2/component/metald_guest.wasm go/metald/metald_guest.wasm \
+  || { echo "go/metald/metald_guest.wasm differs from a fresh build: cp target/wasm32-wasip2/component/metald_guest.wasm go/metald/ and run cargo run -p metald-witgen -- go" >&2; exit 1; }
+(
+  cd go
+  unformatted="$(gofmt -l .)"
+  if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
+  go vet ./...
+  METALD_HOST_BIN="$PWD/../target/debug/metald-host" go test -race -count=1 ./...
+  go test -run '^$' -bench . -benchtime 3x ./metald
+)
+
 step "JavaScript package (jco transpile of the same component, Node mTLS transport)"
 (cd js && npm ci --no-audit --no-fund && npm test)
 

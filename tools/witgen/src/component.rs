@@ -54,6 +54,8 @@ pub fn main_module_names(component: &[u8]) -> Result<CoreNames, GenError> {
     let main = modules
         .into_iter()
         .find(|m| m.exports.iter().any(|e| e == "memory") && m.exports.iter().any(|e| e == "cabi_realloc"))
-        .ok_or_else(|| GenError::Component("no core module exports both `memory` and `cabi_realloc`".into()))?;
+        .ok_or_else(|| {
+            GenError::Component("no core module exports both `memory` and `cabi_realloc`".into())
+        })?;
     Ok(CoreNames { imports: main.imports.into_iter().collect(), exports: main.exports.into_iter().collect() })
 }

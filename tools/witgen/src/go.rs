@@ -62,9 +62,38 @@ fn lower_camel(kebab: &str) -> String {
         None => "p".into(),
     };
     const KEYWORDS: &[&str] = &[
-        "break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough", "for", "func", "go",
-        "goto", "if", "import", "interface", "map", "package", "range", "return", "select", "struct", "switch", "type",
-        "var", "ctx", "x", "len", "cap", "new", "string", "error",
+        "break",
+        "case",
+        "chan",
+        "const",
+        "continue",
+        "default",
+        "defer",
+        "else",
+        "fallthrough",
+        "for",
+        "func",
+        "go",
+        "goto",
+        "if",
+        "import",
+        "interface",
+        "map",
+        "package",
+        "range",
+        "return",
+        "select",
+        "struct",
+        "switch",
+        "type",
+        "var",
+        "ctx",
+        "x",
+        "len",
+        "cap",
+        "new",
+        "string",
+        "error",
     ];
     if KEYWORDS.contains(&s.as_str()) { format!("{s}_") } else { s }
 }
@@ -200,19 +229,27 @@ impl Emitter<'_> {
             Kind::Alias { target } => self.go(*target),
             Kind::List { elem } if is_map(self.m, def) => {
                 let TyRef::Def(e) = elem else { unreachable!("is_map checked a tuple") };
-                let Kind::Tuple { fields } = &self.m.types[*e].kind else { unreachable!("is_map checked a tuple") };
+                let Kind::Tuple { fields } = &self.m.types[*e].kind else {
+                    unreachable!("is_map checked a tuple")
+                };
                 format!("map[string]{}", self.go(fields[1].ty))
             }
             Kind::List { elem } => format!("[]{}", self.go(*elem)),
             Kind::Option { elem, .. } => format!("*{}", self.go(*elem)),
-            Kind::Result { ok, err, .. } => format!("cabi.Result[{}, {}]", self.go_or_unit(*ok), self.go_or_unit(*err)),
+            Kind::Result { ok, err, .. } => {
+                format!("cabi.Result[{}, {}]", self.go_or_unit(*ok), self.go_or_unit(*err))
+            }
             Kind::Tuple { fields } => format!(
                 "cabi.Tuple{}[{}]",
                 fields.len(),
                 fields.iter().map(|f| self.go(f.ty)).collect::<Vec<_>>().join(", ")
             ),
             Kind::Own { resource } | Kind::Borrow { resource } | Kind::Resource { resource } => {
-                if self.m.resources[*resource].exported { "uint32".into() } else { self.resource_go(*resource) }
+                if self.m.resources[*resource].exported {
+                    "uint32".into()
+                } else {
+                    self.resource_go(*resource)
+                }
             }
             Kind::Record { .. } | Kind::Variant { .. } | Kind::Enum { .. } | Kind::Flags { .. } => {
                 self.type_name(i).unwrap_or_else(|| "struct{}".into())
@@ -255,7 +292,9 @@ impl Emitter<'_> {
             if is_use(self.m, def) {
                 continue;
             }
-            let (Some(wit), Some(owner), Some(name)) = (&def.name, &def.owner, self.type_name(i)) else { continue };
+            let (Some(wit), Some(owner), Some(name)) = (&def.name, &def.owner, self.type_name(i)) else {
+                continue;
+            };
             let intro = format!("{name} is the WIT type `{wit}` of {}.", owner.qualified);
             self.out.push_str(&format!("// {intro}\n"));
             if !def.docs.is_empty() {
@@ -287,7 +326,10 @@ impl Emitter<'_> {
                     if self.m.resources[*resource].exported {
                         self.exported_resource(&name, *resource);
                     } else {
-                        let _ = writeln!(self.out, "//\n// A handle in the host's table for this instance; 0 is never valid.");
+                        let _ = writeln!(
+                            self.out,
+                            "//\n// A handle in the host's table for this instance; 0 is never valid."
+                        );
                         let _ = writeln!(self.out, "type {name} uint32");
                     }
                 }
@@ -301,7 +343,8 @@ impl Emitter<'_> {
     }
 
     fn variant(&mut self, name: &str, cases: &[Case]) {
-        let _ = writeln!(self.out, "//\n// Tag says which case it holds; only that case's field is meaningful.");
+        let _ =
+            writeln!(self.out, "//\n// Tag says which case it holds; only that case's field is meaningful.");
         let _ = writeln!(self.out, "type {name} struct {{");
         let _ = writeln!(self.out, "\tTag {name}Tag");
         for c in cases {
@@ -339,7 +382,10 @@ impl Emitter<'_> {
         }
         self.w("}");
         self.w("");
-        let _ = writeln!(self.out, "// String returns the WIT name of the case, or a number for an unknown value.");
+        let _ = writeln!(
+            self.out,
+            "// String returns the WIT name of the case, or a number for an unknown value."
+        );
         let _ = writeln!(self.out, "func (v {name}) String() string {{");
         let _ = writeln!(self.out, "\tif int(v) < len(names{name}) {{\n\t\treturn names{name}[v]\n\t}}");
         let _ = writeln!(self.out, "\treturn cabi.UnknownCase(uint32(v))");
@@ -347,7 +393,10 @@ impl Emitter<'_> {
     }
 
     fn exported_resource(&mut self, name: &str, r: usize) {
-        let _ = writeln!(self.out, "//\n// It lives in one instance: use it only with the Exports that made it, and Drop it when done.");
+        let _ = writeln!(
+            self.out,
+            "//\n// It lives in one instance: use it only with the Exports that made it, and Drop it when done."
+        );
         let _ = writeln!(self.out, "type {name} struct {{\n\tx   Exports\n\trep uint32\n}}");
         self.w("");
         let _ = writeln!(self.out, "// Rep is the guest's representation of the resource (its pointer).");
@@ -394,7 +443,11 @@ impl Emitter<'_> {
                 continue;
             }
             let go = self.go(TyRef::Def(i));
-            let _ = writeln!(self.out, "\t{{Type: {}, Zero: func() any {{ return new({go}) }}}},", self.desc(TyRef::Def(i)));
+            let _ = writeln!(
+                self.out,
+                "\t{{Type: {}, Zero: func() any {{ return new({go}) }}}},",
+                self.desc(TyRef::Def(i))
+            );
         }
         self.w("}");
         self.w("");
@@ -436,9 +489,18 @@ impl Emitter<'_> {
 
     fn descriptor(&self, i: usize) -> String {
         let def = &self.m.types[i];
-        let mut s = format!("&cabi.Type{{Name: {:?}, Size: {}, Align: {}", self.wit_name(TyRef::Def(i)), def.size, def.align);
+        let mut s = format!(
+            "&cabi.Type{{Name: {:?}, Size: {}, Align: {}",
+            self.wit_name(TyRef::Def(i)),
+            def.size,
+            def.align
+        );
         if let Some(flat) = &def.flat {
-            let _ = write!(s, ", Flat: []cabi.FlatType{{{}}}", flat.iter().map(|f| flat_go(*f)).collect::<Vec<_>>().join(", "));
+            let _ = write!(
+                s,
+                ", Flat: []cabi.FlatType{{{}}}",
+                flat.iter().map(|f| flat_go(*f)).collect::<Vec<_>>().join(", ")
+            );
         }
         match &def.kind {
             Kind::List { elem } => {
@@ -448,10 +510,15 @@ impl Emitter<'_> {
                 }
             }
             Kind::Record { fields } => {
-                let _ = write!(s, ", Kind: cabi.KindRecord, Fields: []cabi.Field{{{}}}", self.fields_desc(fields));
+                let _ = write!(
+                    s,
+                    ", Kind: cabi.KindRecord, Fields: []cabi.Field{{{}}}",
+                    self.fields_desc(fields)
+                );
             }
             Kind::Tuple { fields } => {
-                let _ = write!(s, ", Kind: cabi.KindTuple, Fields: []cabi.Field{{{}}}", self.fields_desc(fields));
+                let _ =
+                    write!(s, ", Kind: cabi.KindTuple, Fields: []cabi.Field{{{}}}", self.fields_desc(fields));
             }
             Kind::Variant { cases, disc_size, payload_offset } => {
                 let mut field = 0;
@@ -472,11 +539,20 @@ impl Emitter<'_> {
                 );
             }
             Kind::Enum { cases, disc_size } => {
-                let cases = cases.iter().map(|c| format!("{{Name: {:?}, GoField: -1}}", c.name)).collect::<Vec<_>>().join(", ");
-                let _ = write!(s, ", Kind: cabi.KindEnum, DiscSize: {disc_size}, Cases: []cabi.Case{{{cases}}}");
+                let cases = cases
+                    .iter()
+                    .map(|c| format!("{{Name: {:?}, GoField: -1}}", c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let _ =
+                    write!(s, ", Kind: cabi.KindEnum, DiscSize: {disc_size}, Cases: []cabi.Case{{{cases}}}");
             }
             Kind::Option { elem, payload_offset } => {
-                let _ = write!(s, ", Kind: cabi.KindOption, PayloadOffset: {payload_offset}, Elem: {}", self.desc(*elem));
+                let _ = write!(
+                    s,
+                    ", Kind: cabi.KindOption, PayloadOffset: {payload_offset}, Elem: {}",
+                    self.desc(*elem)
+                );
             }
             Kind::Result { ok, err, payload_offset } => {
                 let _ = write!(s, ", Kind: cabi.KindResult, PayloadOffset: {payload_offset}");
@@ -574,7 +650,9 @@ impl Emitter<'_> {
     fn exported_own(&self, t: TyRef) -> Option<String> {
         let TyRef::Def(i) = t else { return None };
         match &self.m.types[i].kind {
-            Kind::Own { resource } if self.m.resources[*resource].exported => Some(self.resource_go(*resource)),
+            Kind::Own { resource } if self.m.resources[*resource].exported => {
+                Some(self.resource_go(*resource))
+            }
             Kind::Alias { target } => self.exported_own(*target),
             _ => None,
         }
@@ -641,23 +719,35 @@ impl Emitter<'_> {
                 let result_go = self.go(result);
                 let err_go = self.go_or_unit(err);
                 let _ = writeln!(self.out, "\tvar out {result_go}");
-                let _ = writeln!(self.out, "\tif err := {recv_expr}.C.Call(ctx, {var}, {params_expr}, &out); err != nil {{");
+                let _ = writeln!(
+                    self.out,
+                    "\tif err := {recv_expr}.C.Call(ctx, {var}, {params_expr}, &out); err != nil {{"
+                );
                 match &ok_go {
                     Some(t) => {
                         let _ = writeln!(self.out, "\t\tvar zero {t}\n\t\treturn zero, err\n\t}}");
-                        let _ = writeln!(self.out, "\tif out.IsErr {{\n\t\tvar zero {t}\n\t\treturn zero, &cabi.ResultError[{err_go}]{{Value: out.Err}}\n\t}}");
+                        let _ = writeln!(
+                            self.out,
+                            "\tif out.IsErr {{\n\t\tvar zero {t}\n\t\treturn zero, &cabi.ResultError[{err_go}]{{Value: out.Err}}\n\t}}"
+                        );
                         let _ = writeln!(self.out, "\treturn {}, nil", wrap("out.Ok"));
                     }
                     None => {
                         let _ = writeln!(self.out, "\t\treturn err\n\t}}");
-                        let _ = writeln!(self.out, "\tif out.IsErr {{\n\t\treturn &cabi.ResultError[{err_go}]{{Value: out.Err}}\n\t}}");
+                        let _ = writeln!(
+                            self.out,
+                            "\tif out.IsErr {{\n\t\treturn &cabi.ResultError[{err_go}]{{Value: out.Err}}\n\t}}"
+                        );
                         self.w("\treturn nil");
                     }
                 }
             }
             (Some(result), None) => {
                 let _ = writeln!(self.out, "\tvar out {}", self.go(result));
-                let _ = writeln!(self.out, "\tif err := {recv_expr}.C.Call(ctx, {var}, {params_expr}, &out); err != nil {{");
+                let _ = writeln!(
+                    self.out,
+                    "\tif err := {recv_expr}.C.Call(ctx, {var}, {params_expr}, &out); err != nil {{"
+                );
                 let t = ok_go.clone().unwrap_or_default();
                 let _ = writeln!(self.out, "\t\tvar zero {t}\n\t\treturn zero, err\n\t}}");
                 let _ = writeln!(self.out, "\treturn {}, nil", wrap("out"));
@@ -675,7 +765,10 @@ impl Emitter<'_> {
         let mut glue = Vec::new();
         for f in &self.m.imports {
             if !interfaces.iter().any(|(q, _)| *q == f.owner.qualified) {
-                interfaces.push((f.owner.qualified.clone(), format!("{}{}Host", package_prefix(&f.owner.package), camel(&f.owner.interface))));
+                interfaces.push((
+                    f.owner.qualified.clone(),
+                    format!("{}{}Host", package_prefix(&f.owner.package), camel(&f.owner.interface)),
+                ));
             }
         }
         self.w("// Host implements every import the core module uses. The engine calls it with the");
@@ -687,12 +780,17 @@ impl Emitter<'_> {
         self.w("}");
         self.w("");
         for (qualified, iface) in interfaces.clone() {
-            let _ = writeln!(self.out, "// {iface} implements the imports of `{qualified}` the core module uses.");
+            let _ = writeln!(
+                self.out,
+                "// {iface} implements the imports of `{qualified}` the core module uses."
+            );
             let _ = writeln!(self.out, "type {iface} interface {{");
             for f in self.m.imports.iter().filter(|f| f.owner.qualified == qualified) {
                 let method = Self::method_name(f);
                 if !methods_seen.insert(method.clone()) {
-                    return Err(GenError::Unsupported(format!("two imports map to the Go method `{method}`")));
+                    return Err(GenError::Unsupported(format!(
+                        "two imports map to the Go method `{method}`"
+                    )));
                 }
                 let mut args = vec!["ctx context.Context".to_string()];
                 let mut names = Vec::new();
@@ -713,9 +811,12 @@ impl Emitter<'_> {
                 let res = self.resource_go(r);
                 let method = format!("Drop{}", camel(&self.m.resources[r].name));
                 if !methods_seen.insert(method.clone()) {
-                    return Err(GenError::Unsupported(format!("two imports map to the Go method `{method}`")));
+                    return Err(GenError::Unsupported(format!(
+                        "two imports map to the Go method `{method}`"
+                    )));
                 }
-                let _ = writeln!(self.out, "\t// {method} implements `{name}`: the guest dropped its handle.");
+                let _ =
+                    writeln!(self.out, "\t// {method} implements `{name}`: the guest dropped its handle.");
                 let _ = writeln!(self.out, "\t{method}(ctx context.Context, handle {res})");
             }
             self.w("}");
@@ -725,13 +826,23 @@ impl Emitter<'_> {
         self.w("// Imports lists every core import of the main module with its host function.");
         self.w("var Imports = []cabi.Import{");
         for (f, method, names) in &glue {
-            let _ = writeln!(self.out, "\t{{Func: {}, Host: func(ctx context.Context, c *cabi.Instance, a *cabi.Args) {{", self.func_desc(f));
+            let _ = writeln!(
+                self.out,
+                "\t{{Func: {}, Host: func(ctx context.Context, c *cabi.Instance, a *cabi.Args) {{",
+                self.func_desc(f)
+            );
             let h = "c.Host.(Host)";
             for (i, (p, n)) in f.params.iter().zip(names).enumerate() {
                 let _ = writeln!(self.out, "\t\tvar {n} {}", self.go(p.ty));
                 let _ = writeln!(self.out, "\t\ta.Lift({i}, &{n})");
             }
-            let call = format!("{h}.{method}({})", std::iter::once("ctx".to_string()).chain(names.iter().cloned()).collect::<Vec<_>>().join(", "));
+            let call = format!(
+                "{h}.{method}({})",
+                std::iter::once("ctx".to_string())
+                    .chain(names.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             if f.result.is_some() {
                 let _ = writeln!(self.out, "\t\tout := {call}");
                 self.w("\t\ta.Return(&out)");
@@ -776,5 +887,53 @@ impl Emitter<'_> {
         }
         self.w("}");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CoreNames, build};
+
+    fn model(wit: &str) -> Model {
+        let mut resolve = wit_parser::Resolve::default();
+        let pkg = resolve.push_str("test.wit", wit).unwrap();
+        let world = resolve.select_world(&[pkg], Some("w")).unwrap();
+        let core = CoreNames { imports: Default::default(), exports: Default::default() };
+        build(&resolve, world, &core).unwrap()
+    }
+
+    #[test]
+    fn wit_names_become_go_names() {
+        assert_eq!(camel("vm-config"), "VmConfig");
+        assert_eq!(camel("HTTP-request-denied"), "HTTPRequestDenied");
+        assert_eq!(lower_camel("type"), "type_");
+        assert_eq!(lower_camel("len"), "len_");
+    }
+
+    #[test]
+    fn two_types_with_one_go_name_are_an_error() {
+        let m = model(
+            "package a:b; interface i { record x-y { a: u8 } } interface j { record x-y { b: u8 } } world w { export i; export j; }",
+        );
+        let err = render(&m, &GoOptions { package: "p".into(), cabi_import: "c".into() }).unwrap_err();
+        assert!(err.to_string().contains("XY"), "{err}");
+    }
+
+    #[test]
+    fn layouts_follow_the_canonical_abi() {
+        let m = model(
+            "package a:b; interface i { record r { a: u8, b: u64, c: string } variant v { x, y(u64), z(f32) } \
+             f: func(r: r, v: v) -> option<string>; } world w { export i; }",
+        );
+        let r = m.types.iter().find(|t| t.name.as_deref() == Some("r")).unwrap();
+        assert_eq!((r.size, r.align), (24, 8));
+        let Kind::Record { fields } = &r.kind else { panic!() };
+        assert_eq!(fields.iter().map(|f| f.offset).collect::<Vec<_>>(), [0, 8, 16]);
+        let v = m.types.iter().find(|t| t.name.as_deref() == Some("v")).unwrap();
+        assert_eq!(v.flat.as_deref(), Some(&[Flat::I32, Flat::I64][..]));
+        let f = &m.exports[0];
+        assert!(f.signature.retptr);
+        assert_eq!(f.signature.params.len(), 1 + 1 + 2 + 2);
     }
 }

@@ -22,7 +22,10 @@ fn run(root: &Path, what: &str, check: bool) -> Result<(), String> {
     let model = metald_witgen::load(&root.join("wit"), &root.join("go/metald/metald_guest.wasm"))
         .map_err(|e| e.to_string())?;
     let (path, text) = match what {
-        "go" => (root.join("go/metald/bindings.go"), metald_witgen::go_bindings(&model).map_err(|e| e.to_string())?),
+        "go" => (
+            root.join("go/metald/bindings.go"),
+            metald_witgen::go_bindings(&model).map_err(|e| e.to_string())?,
+        ),
         "model" => {
             let json = serde_json::to_string_pretty(&model).map_err(|e| e.to_string())?;
             println!("{json}");

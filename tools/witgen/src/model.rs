@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use serde::Serialize;
 use wit_parser::abi::{AbiVariant, FlatTypes, WasmType};
 use wit_parser::{
-    Function, FunctionKind, Handle, InterfaceId, LiftLowerAbi, ManglingAndAbi, Resolve, SizeAlign, Type, TypeDefKind,
-    TypeId, TypeOwner, WasmExport, WasmExportKind, WasmImport, WorldId, WorldItem, WorldKey,
+    Function, FunctionKind, Handle, InterfaceId, LiftLowerAbi, ManglingAndAbi, Resolve, SizeAlign, Type,
+    TypeDefKind, TypeId, TypeOwner, WasmExport, WasmExportKind, WasmImport, WorldId, WorldItem, WorldKey,
 };
 
 use crate::GenError;
@@ -370,12 +370,20 @@ pub fn build(resolve: &Resolve, world: WorldId, core: &CoreNames) -> Result<Mode
     let mut b = Builder {
         resolve,
         sizes,
-        model: Model { types: vec![], resources: vec![], exports: vec![], imports: vec![], resource_drops: vec![] },
+        model: Model {
+            types: vec![],
+            resources: vec![],
+            exports: vec![],
+            imports: vec![],
+            resource_drops: vec![],
+        },
         by_id: HashMap::new(),
         resource_by_id: HashMap::new(),
         exported_interfaces,
     };
-    for (direction, items) in [(AbiVariant::GuestImport, &world_def.imports), (AbiVariant::GuestExport, &world_def.exports)] {
+    for (direction, items) in
+        [(AbiVariant::GuestImport, &world_def.imports), (AbiVariant::GuestExport, &world_def.exports)]
+    {
         for (key, item) in items {
             let WorldItem::Interface { id, .. } = item else {
                 return Err(GenError::Unsupported(format!(
@@ -415,8 +423,9 @@ impl Builder<'_> {
         for func in iface.functions.values() {
             match direction {
                 AbiVariant::GuestImport => {
-                    let (module, name) =
-                        self.resolve.wasm_import_name(mangling, WasmImport::Func { interface: Some(key), func });
+                    let (module, name) = self
+                        .resolve
+                        .wasm_import_name(mangling, WasmImport::Func { interface: Some(key), func });
                     if core.imports.contains(&(module.clone(), name.clone())) {
                         let f = self.func(id, func, direction, module, name, None)?;
                         self.model.imports.push(f);
@@ -596,7 +605,8 @@ impl Builder<'_> {
                     });
                 }
                 let payload_offset =
-                    self.sizes.payload_offset(v.tag(), v.cases.iter().map(|c| c.ty.as_ref())).size_wasm32() as u32;
+                    self.sizes.payload_offset(v.tag(), v.cases.iter().map(|c| c.ty.as_ref())).size_wasm32()
+                        as u32;
                 Kind::Variant { cases, disc_size: disc_size(v.cases.len()), payload_offset }
             }
             TypeDefKind::Enum(e) => Kind::Enum {
@@ -653,7 +663,9 @@ impl Builder<'_> {
             false => {
                 let mut storage = [WasmType::I32; MAX_FLAT_LISTED];
                 let mut flat = FlatTypes::new(&mut storage);
-                self.resolve.push_flat(&ty, &mut flat).then(|| flat.to_vec().into_iter().map(Flat::from).collect())
+                self.resolve
+                    .push_flat(&ty, &mut flat)
+                    .then(|| flat.to_vec().into_iter().map(Flat::from).collect())
             }
         };
         let owner = match (&def.name, def.owner) {
