@@ -307,6 +307,25 @@ async fn main() {
         ));
     }
 
+    if wanted("offline") {
+        // One offline export call on a warm instance: the figure go/metald's
+        // BenchmarkTemplateConfigCall measures for the Go host.
+        let mut instance = h1.instantiate().await.unwrap();
+        let mut samples = Vec::with_capacity(plan.latency_calls);
+        for _ in 0..plan.latency_calls {
+            let started = Instant::now();
+            instance.template_config(Template::Standard).await.unwrap();
+            samples.push(started.elapsed());
+        }
+        rows.push(row(
+            "offline call template-config(standard), median",
+            micros(percentile(&mut samples, 0.5)),
+            "—",
+            "",
+            "",
+        ));
+    }
+
     if wanted("load") {
         let engine = metald_host::component::engine(EngineLimits::default()).unwrap();
         let mut compile = Vec::new();
