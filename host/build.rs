@@ -67,7 +67,10 @@ fn build_guest() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
     if let Some(cargo_home) = cargo_home {
         let registry = cargo_home.join("registry/src");
-        command.env("CARGO_ENCODED_RUSTFLAGS", format!("--remap-path-prefix={}=/cargo/registry/src", registry.display()));
+        command.env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            format!("--remap-path-prefix={}=/cargo/registry/src", registry.display()),
+        );
     }
     let status = command.status().unwrap_or_else(|e| panic!("cannot run cargo to build the component: {e}"));
     assert!(

@@ -22,7 +22,9 @@ type TrapError struct {
 	Cause error
 }
 
-func (e *TrapError) Error() string { return fmt.Sprintf("the component trapped in %s: %v", e.Func, e.Cause) }
+func (e *TrapError) Error() string {
+	return fmt.Sprintf("the component trapped in %s: %v", e.Func, e.Cause)
+}
 func (e *TrapError) Unwrap() error { return e.Cause }
 
 // Instance is one instantiated core module with the canonical-ABI state around it: the
@@ -40,6 +42,8 @@ type Instance struct {
 	exported map[*Resource]*handleTable
 	poisoned bool
 	flat     []uint64
+	// ctx is the context of the export call in progress (for cabi_realloc calls).
+	ctx context.Context
 }
 
 type handleTable struct {
@@ -117,6 +121,8 @@ func (c *Instance) Call(ctx context.Context, f *Func, params []any, out any) (er
 		return fmt.Errorf("%s takes %d parameters, got %d", f.Name, len(f.Params), len(params))
 	}
 	ctx = context.WithValue(ctx, ctxKey{}, c)
+	c.ctx = ctx
+	defer func() { c.ctx = nil }()
 	flat := c.flat[:0]
 	if f.IndirectParams {
 		l := f.params()
@@ -186,7 +192,11 @@ func (c *Instance) DropExported(ctx context.Context, r *Resource, rep uint32) er
 }
 
 func (c *Instance) alloc(size, align uint32) (uint32, error) {
-	res, err := c.realloc.Call(context.Background(), 0, 0, uint64(align), uint64(size))
+	ctx := c.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res, err := c.realloc.Call(ctx, 0, 0, uint64(align), uint64(size))
 	if err != nil {
 		c.poisoned = true
 		return 0, &TrapError{Func: "cabi_realloc", Cause: err}

@@ -16,7 +16,9 @@ type LiftError struct {
 	Reason string
 }
 
-func (e *LiftError) Error() string { return fmt.Sprintf("invalid %s from the guest: %s", e.Type, e.Reason) }
+func (e *LiftError) Error() string {
+	return fmt.Sprintf("invalid %s from the guest: %s", e.Type, e.Reason)
+}
 
 // LowerError reports a Go value that has no WIT value of its type (a flags bit out of
 // range, an invalid tag, a non-scalar rune, a length over 4 GiB).
@@ -25,7 +27,9 @@ type LowerError struct {
 	Reason string
 }
 
-func (e *LowerError) Error() string { return fmt.Sprintf("cannot pass %s to the guest: %s", e.Type, e.Reason) }
+func (e *LowerError) Error() string {
+	return fmt.Sprintf("cannot pass %s to the guest: %s", e.Type, e.Reason)
+}
 
 func liftErr(t *Type, format string, args ...any) error {
 	return &LiftError{Type: t.Name, Reason: fmt.Sprintf(format, args...)}

@@ -1,0 +1,172 @@
+package transport
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Origin is one allowed destination: scheme, host and port.
+type Origin struct {
+	// Scheme is "http" or "https"; empty allows both.
+	Scheme string
+	// Host is a lower-case host name or IP address (IPv6 without brackets).
+	Host string
+	// Port is the port; 0 means the scheme's default (80 for http, 443 for https).
+	Port uint16
+}
+
+// ParseOrigin parses an allow-list entry: "scheme://host[:port][/path]" with scheme http
+// or https (the path is ignored), or "host[:port]" for either scheme. Credentials,
+// wildcards and port 0 are refused.
+func ParseOrigin(entry string) (Origin, error) {
+	bad := func(reason string) (Origin, error) {
+		return Origin{}, fmt.Errorf("origin %q: %s", entry, reason)
+	}
+	var o Origin
+	rest := entry
+	if scheme, after, ok := strings.Cut(entry, "://"); ok {
+		switch strings.ToLower(scheme) {
+		case "http", "https":
+			o.Scheme = strings.ToLower(scheme)
+		default:
+			return bad("the scheme must be http or https")
+		}
+		rest = after
+	}
+	// The authority ends at the path, query or fragment.
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		if o.Scheme == "" && strings.Trim(rest[i:], "/") != "" {
+			return bad("a path needs a scheme (http:// or https://)")
+		}
+		rest = rest[:i]
+	}
+	if strings.ContainsAny(rest, "@*") {
+		return bad("credentials and wildcards are not allowed")
+	}
+	host, port, ok := splitAuthority(rest)
+	if !ok || host == "" {
+		return bad("expected scheme://host[:port] or host[:port]")
+	}
+	if port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil || n == 0 {
+			return bad("the port must be a number from 1 to 65535")
+		}
+		o.Port = uint16(n)
+	}
+	o.Host = strings.ToLower(host)
+	return o, nil
+}
+
+// String formats the origin as ParseOrigin reads it.
+func (o Origin) String() string {
+	var b strings.Builder
+	if o.Scheme != "" {
+		b.WriteString(o.Scheme + "://")
+	}
+	if strings.Contains(o.Host, ":") {
+		b.WriteString("[" + o.Host + "]")
+	} else {
+		b.WriteString(o.Host)
+	}
+	if o.Port != 0 {
+		b.WriteString(":" + strconv.Itoa(int(o.Port)))
+	}
+	return b.String()
+}
+
+func defaultPort(scheme string) uint16 {
+	if scheme == "https" {
+		return 443
+	}
+	return 80
+}
+
+// matches reports whether a request to scheme://host:port is allowed by o.
+func (o Origin) matches(scheme, host string, port uint16) bool {
+	if o.Scheme != "" && o.Scheme != scheme {
+		return false
+	}
+	want := o.Port
+	if want == 0 {
+		want = defaultPort(scheme)
+	}
+	return o.Host == host && want == port
+}
+
+// allowList is the parsed Config.AllowList: deny by default.
+type allowList []Origin
+
+// allows reports whether a request to scheme://authority may go out.
+func (l allowList) allows(scheme, authority string) bool {
+	scheme = strings.ToLower(scheme)
+	if scheme != "http" && scheme != "https" {
+		return false
+	}
+	host, portText, ok := splitAuthority(authority)
+	if !ok || host == "" || strings.Contains(authority, "@") {
+		return false
+	}
+	port := defaultPort(scheme)
+	if portText != "" {
+		n, err := strconv.ParseUint(portText, 10, 16)
+		if err != nil || n == 0 {
+			return false
+		}
+		port = uint16(n)
+	}
+	host = strings.ToLower(host)
+	for _, o := range l {
+		if o.matches(scheme, host, port) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitAuthority splits "host", "host:port", "[v6]" or "[v6]:port". The host comes
+// back without brackets; ok is false for a malformed authority.
+func splitAuthority(a string) (host, port string, ok bool) {
+	if strings.HasPrefix(a, "[") {
+		end := strings.IndexByte(a, ']')
+		if end < 0 {
+			return "", "", false
+		}
+		host, rest := a[1:end], a[end+1:]
+		if addr, _, _ := strings.Cut(host, "%"); net.ParseIP(addr) == nil || !strings.Contains(addr, ":") {
+			return "", "", false
+		}
+		switch {
+		case rest == "":
+			return host, "", host != ""
+		case strings.HasPrefix(rest, ":") && len(rest) > 1:
+			return host, rest[1:], host != ""
+		}
+		return "", "", false
+	}
+	host, port, hasPort := strings.Cut(a, ":")
+	if hasPort && (port == "" || strings.Contains(port, ":")) {
+		return "", "", false
+	}
+	if !validRegName(host) {
+		return "", "", false
+	}
+	return host, port, true
+}
+
+// validRegName reports whether host is a host name or IPv4 address: letters, digits and
+// "-._~%" only.
+func validRegName(host string) bool {
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~%", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}

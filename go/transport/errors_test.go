@@ -1,0 +1,111 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/metald/metald-client/go/metald"
+)
+
+// timeoutError is a net.Error that timed out, as the runtime's poller reports it.
+type timeoutError struct{ msg string }
+
+func (e timeoutError) Error() string   { return e.msg }
+func (e timeoutError) Timeout() bool   { return true }
+func (e timeoutError) Temporary() bool { return true }
+
+// fakeAlert stands in for crypto/tls's unexported alert type (a uint8).
+type fakeAlert uint8
+
+func (a fakeAlert) Error() string { return "tls: bad certificate" }
+
+func TestErrorCode(t *testing.T) {
+	type C = metald.WasiHttpErrorCodeTag
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	cases := []struct {
+		name string
+		err  error
+		want C
+		text string // in the payload's text, when the case has one
+		id   *uint8 // the TLS alert id, when there is one
+	}{
+		{"refused", refused, metald.WasiHttpErrorCodeTagConnectionRefused, "", nil},
+		{"refused, wrapped", fmt.Errorf("dialing: %w", refused), metald.WasiHttpErrorCodeTagConnectionRefused, "", nil},
+		{"dial timeout", &net.OpError{Op: "dial", Net: "tcp", Err: timeoutError{"i/o timeout"}}, metald.WasiHttpErrorCodeTagConnectionTimeout, "", nil},
+		{"TLS handshake timeout", timeoutError{"net/http: TLS handshake timeout"}, metald.WasiHttpErrorCodeTagConnectionTimeout, "", nil},
+		{"response header timeout", timeoutError{"net/http: timeout awaiting response headers"}, metald.WasiHttpErrorCodeTagHTTPResponseTimeout, "", nil},
+		{"read timeout", &net.OpError{Op: "read", Err: timeoutError{"i/o timeout"}}, metald.WasiHttpErrorCodeTagConnectionReadTimeout, "", nil},
+		{"reset", reset, metald.WasiHttpErrorCodeTagConnectionTerminated, "", nil},
+		{"broken pipe", &net.OpError{Op: "write", Err: os.NewSyscallError("write", syscall.EPIPE)}, metald.WasiHttpErrorCodeTagConnectionTerminated, "", nil},
+		{"EOF", fmt.Errorf("net/http: transport connection broken: %w", io.EOF), metald.WasiHttpErrorCodeTagConnectionTerminated, "", nil},
+		{"unexpected EOF", io.ErrUnexpectedEOF, metald.WasiHttpErrorCodeTagConnectionTerminated, "", nil},
+		{"h2 connection lost", errors.New("http2: client connection lost"), metald.WasiHttpErrorCodeTagConnectionTerminated, "", nil},
+		{"server closed idle", errors.New("http: server closed idle connection"), metald.WasiHttpErrorCodeTagConnectionTerminated, "", nil},
+		{"body: unexpected EOF", &bodyReadError{err: io.ErrUnexpectedEOF}, metald.WasiHttpErrorCodeTagHTTPResponseIncomplete, "", nil},
+		{"body: reset", &bodyReadError{err: reset}, metald.WasiHttpErrorCodeTagHTTPResponseIncomplete, "", nil},
+		{"body: h2 stream reset", &bodyReadError{err: errors.New("stream error: stream ID 1; INTERNAL_ERROR; received from peer")}, metald.WasiHttpErrorCodeTagHTTPResponseIncomplete, "", nil},
+		{"body: stalled", &bodyReadError{err: errBetweenBytesTimeout}, metald.WasiHttpErrorCodeTagConnectionReadTimeout, "", nil},
+		{"unreachable", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}, metald.WasiHttpErrorCodeTagDestinationUnavailable, "", nil},
+		{"DNS", &net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "metald.invalid", IsNotFound: true}}, metald.WasiHttpErrorCodeTagDNSError, "no such host", nil},
+		{"DNS timeout", &net.DNSError{Err: "i/o timeout", Name: "metald", IsTimeout: true}, metald.WasiHttpErrorCodeTagDNSTimeout, "", nil},
+		{"unknown authority", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, metald.WasiHttpErrorCodeTagTLSAlertReceived, "unknown authority", nil},
+		{"hostname", x509.HostnameError{Certificate: &x509.Certificate{}, Host: "metald"}, metald.WasiHttpErrorCodeTagTLSAlertReceived, "metald", nil},
+		{"expired", x509.CertificateInvalidError{Reason: x509.Expired, Detail: "expired yesterday"}, metald.WasiHttpErrorCodeTagTLSAlertReceived, "expired", nil},
+		{"alert received", &net.OpError{Op: "remote error", Err: fakeAlert(42)}, metald.WasiHttpErrorCodeTagTLSAlertReceived, "bad certificate", u8(42)},
+		{"alert error", tls.AlertError(116), metald.WasiHttpErrorCodeTagTLSAlertReceived, "", u8(116)},
+		{"not TLS", tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, metald.WasiHttpErrorCodeTagTLSAlertReceived, "first record", nil},
+		{"HTTP to HTTPS", errors.New("http: server gave HTTP response to HTTPS client"), metald.WasiHttpErrorCodeTagTLSAlertReceived, "HTTPS client", nil},
+		{"verifier", &tlsFailure{err: errors.New("SPIFFE ID spiffe://x/y not authorized")}, metald.WasiHttpErrorCodeTagTLSAlertReceived, "not authorized", nil},
+		{"h1 headers too large", errors.New("net/http: server response headers exceeded 65536 bytes; aborted"), metald.WasiHttpErrorCodeTagHTTPResponseHeaderSectionSize, "", nil},
+		{"h2 headers too large", errors.New("http2: response header list larger than advertised limit"), metald.WasiHttpErrorCodeTagHTTPResponseHeaderSectionSize, "", nil},
+		{"malformed", errors.New(`net/http: HTTP/1.x transport connection broken: malformed HTTP response "garbage"`), metald.WasiHttpErrorCodeTagHTTPProtocolError, "", nil},
+		{"code error", fmt.Errorf("wrapped: %w", errFirstByteTimeout), metald.WasiHttpErrorCodeTagConnectionReadTimeout, "", nil},
+		{"deadline", context.DeadlineExceeded, metald.WasiHttpErrorCodeTagHTTPResponseTimeout, "", nil},
+		{"anything else", errors.New("something odd"), metald.WasiHttpErrorCodeTagInternalError, "something odd", nil},
+		{"nil", nil, metald.WasiHttpErrorCodeTagInternalError, "", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := ErrorCode(c.err)
+			if got.Tag != c.want {
+				t.Fatalf("ErrorCode(%v) = %s, want %s", c.err, describe(got), c.want)
+			}
+			var text string
+			switch got.Tag {
+			case metald.WasiHttpErrorCodeTagTLSAlertReceived:
+				if got.TLSAlertReceived.AlertMessage == nil {
+					t.Fatal("TLS-alert-received without a message")
+				}
+				text = *got.TLSAlertReceived.AlertMessage
+				if (got.TLSAlertReceived.AlertId == nil) != (c.id == nil) || c.id != nil && *got.TLSAlertReceived.AlertId != *c.id {
+					t.Errorf("alert id %v, want %v", got.TLSAlertReceived.AlertId, c.id)
+				}
+			case metald.WasiHttpErrorCodeTagInternalError:
+				if got.InternalError == nil {
+					t.Fatal("internal-error without text")
+				}
+				text = *got.InternalError
+			case metald.WasiHttpErrorCodeTagDNSError:
+				if got.DNSError.Rcode == nil {
+					t.Fatal("DNS-error without rcode")
+				}
+				text = *got.DNSError.Rcode
+			}
+			if !strings.Contains(text, c.text) {
+				t.Errorf("payload text %q does not contain %q", text, c.text)
+			}
+		})
+	}
+}
+
+func u8(v uint8) *uint8 { return &v }
