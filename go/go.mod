@@ -1,7 +1,19 @@
 module github.com/metald/metald-client/go
 
-go 1.26
+go 1.26.0
 
-require github.com/tetratelabs/wazero v1.12.0
+require (
+	github.com/spiffe/go-spiffe/v2 v2.9.0
+	github.com/tetratelabs/wazero v1.12.0
+	google.golang.org/grpc v1.85.0
+)
 
-require golang.org/x/sys v0.44.0 // indirect
+require (
+	github.com/Microsoft/go-winio v0.6.2 // indirect
+	github.com/go-jose/go-jose/v4 v4.1.5 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)

@@ -1,11 +1,21 @@
 package client
 
-import "github.com/metald/metald-client/go/metald"
+import (
+	"github.com/metald/metald-client/go/metald"
+	"github.com/metald/metald-client/go/transport"
+)
 
 // offline runs the component's offline exports (templates, builder, validation, config
-// files). Its host has no network: a call that reached wasi:http would trap, and the
-// instance would be replaced.
-var offline = newPool(func() metald.Host { return noNetwork{} })
+// files, option checks). Its transport allows no destination: a request would be refused
+// with HTTP-request-denied (permission_denied), never sent.
+var offline = newPool(func() metald.Host { return denyAll.NewHost() })
 
-// noNetwork implements no import: the offline exports never call one.
-type noNetwork struct{ metald.Host }
+var denyAll = mustTransport(transport.New(transport.Config{}))
+
+func mustTransport(t *transport.Transport, err error) *transport.Transport {
+	if err != nil {
+		// transport.New refuses only invalid settings; the zero Config is valid.
+		panic("metald client: the deny-all transport: " + err.Error())
+	}
+	return t
+}

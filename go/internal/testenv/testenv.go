@@ -4,10 +4,14 @@
 package testenv
 
 import (
+	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -46,4 +50,45 @@ func Run(t testing.TB, args ...string) []byte {
 		t.Fatalf("metald-host %v: %v\n%s", args, err, stderr)
 	}
 	return out
+}
+
+// DevServer starts `metald-host dev-server` on a free loopback port with extra args
+// (plain HTTP/1.1 and h2c unless args set a TLS mode), and returns its URL. The server is
+// killed when the test ends.
+func DevServer(t testing.TB, args ...string) string {
+	t.Helper()
+	url, stop, err := StartDevServer(MetaldHost(t), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return url
+}
+
+// StartDevServer is DevServer for a whole test binary (TestMain): the caller stops it.
+func StartDevServer(metaldHost string, args ...string) (url string, stop func(), err error) {
+	full := append([]string{"dev-server", "--listen", "127.0.0.1:0"}, args...)
+	if !slices.Contains(args, "--tls-mode") {
+		full = append(full, "--tls-mode", "disabled")
+	}
+	cmd := exec.Command(metaldHost, full...)
+	cmd.Env = append(os.Environ(), "METALD_CACHE_DIR="+filepath.Join(RepoRoot(), "target", "metald-host-cache"))
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop = func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("the dev server printed no URL: %w", err)
+	}
+	return strings.TrimSpace(line), stop, nil
 }
