@@ -31,6 +31,11 @@ cmp target/wasm32-wasip2/component/metald_guest.wasm go/metald/metald_guest.wasm
   go vet ./...
   METALD_HOST_BIN="$PWD/../target/debug/metald-host" go test -race -count=1 ./...
   go test -run '^$' -bench . -benchtime 3x ./metald
+  # The side-by-side benchmark with connect-go: its generated client is fresh, and it runs.
+  cd bench
+  ./generate.sh --check
+  go vet ./...
+  METALD_HOST_BIN="$PWD/../../target/debug/metald-host" go test -run '^$' -bench . -benchtime 20x
 )
 
 step "JavaScript package (jco transpile of the same component, Node mTLS transport)"
