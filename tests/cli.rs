@@ -396,3 +396,93 @@ async fn a_killed_dev_server_with_a_state_file_loses_no_vm() {
     assert_eq!(json(&cli(&url, &["info", &booted, "--json"]).await)["State"], 2, "its last state too");
     second.kill().await.unwrap();
 }
+
+// ---- Issue 13: field faults ----
+
+/// §1: every `strconv.ParseBool` spelling, in `-flag=value` form, as metald-cli reads it.
+#[tokio::test(flavor = "multi_thread")]
+async fn go_flag_bools_accept_every_parse_bool_spelling() {
+    let server = dev_server().await;
+    let url = server.url();
+    for spelling in ["1", "t", "T", "TRUE", "true", "True"] {
+        let output = cli(&url, &[&format!("-json={spelling}"), "list"]).await;
+        assert_eq!(json(&output)["TotalCount"], 0, "-json={spelling}");
+    }
+    for spelling in ["0", "f", "F", "FALSE", "false", "False"] {
+        let text = ok(&cli(&url, &[&format!("-json={spelling}"), "list"]).await);
+        assert!(text.starts_with("VMs for tenant acme"), "-json={spelling}: {text}");
+    }
+    let force = |value: &str| {
+        let flag = format!("-force-build={value}");
+        async move {
+            let output =
+                cli("http://127.0.0.1:1", &["-docker-image=nginx:alpine", &flag, "config-gen"]).await;
+            let file: Value = serde_json::from_str(&ok(&output)).unwrap();
+            file["metadata"]["force_rebuild"].clone()
+        }
+    };
+    assert_eq!(force("1").await, "true");
+    assert_eq!(force("T").await, "true");
+    assert_eq!(force("0").await, Value::Null);
+    let created = cli(&url, &["-force-build=1", "-docker-image=nginx:alpine", "-json=t", "create"]).await;
+    assert_eq!(json(&created)["state"], "VM_STATE_CREATED");
+}
+
+/// §1: Go durations; `-timeout=0` is metald-cli's default (30 s), not a 1 ms deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn go_flag_timeouts_read_as_go_durations_and_zero_is_the_default() {
+    let server = dev_server().await;
+    let url = server.url();
+    let id = create(&url, &[]).await;
+    server.faults().set("GetVmInfo", Fault::Latency(Duration::from_secs(1)));
+    for timeout in ["-timeout=0", "-timeout=0s", "-timeout=1m30s", "-timeout=1.5h", "--timeout=2s"] {
+        let output = cli(&url, &[timeout, "info", &id, "-json"]).await;
+        assert_eq!(json(&output)["VMID"], id.as_str(), "{timeout}: {}", stderr(&output));
+    }
+    let short = cli(&url, &["-timeout=250ms", "info", &id]).await;
+    assert_eq!(code(&short), 1);
+    assert!(
+        stderr(&short).contains("deadline_exceeded") && stderr(&short).contains("250 ms"),
+        "{}",
+        stderr(&short)
+    );
+}
+
+/// §1: a value metald-cli refuses, or reads in a way we cannot match, is a usage error that
+/// names the flag and says what metald-cli makes of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn go_flag_bad_values_are_usage_errors_naming_the_flag() {
+    let cases = [
+        ("-json=yes", "--json", "strconv.ParseBool"),
+        ("-force-build=on", "--force-build", "strconv.ParseBool"),
+        ("-timeout=5", "--timeout", "missing unit"),
+        ("-timeout=-1s", "--timeout", "no timeout at all"),
+        ("-timeout=10us", "--timeout", "exactly 10µs"),
+        ("-cpu=08", "--cpu", "strconv.ParseUint"),
+        ("-cpu=4294967297", "--cpu", "uint32(4294967297) = 1"),
+        ("-memory=1.5", "--memory", "strconv.ParseUint"),
+        ("-json=", "--json", "strconv.ParseBool"),
+    ];
+    for (flag, name, how) in cases {
+        let output = cli("http://127.0.0.1:1", &[flag, "config-gen"]).await;
+        assert_eq!(code(&output), 2, "{flag}");
+        let message = stderr(&output);
+        assert!(
+            message.contains(name) && message.contains("metald-cli") && message.contains(how),
+            "{flag}: {message}"
+        );
+    }
+    // Go reads base-0 integers: 0x10 is 16, 010 is 8 (octal), 1_024 is 1024.
+    let file: Value =
+        serde_json::from_str(&ok(
+            &cli("http://127.0.0.1:1", &["-cpu=0x10", "-memory=1_024", "config-gen"]).await
+        ))
+        .unwrap();
+    assert_eq!(
+        (file["cpu"]["vcpu_count"].clone(), file["memory"]["size_mb"].clone()),
+        (16.into(), 1024.into())
+    );
+    let octal: Value =
+        serde_json::from_str(&ok(&cli("http://127.0.0.1:1", &["-cpu", "010", "config-gen"]).await)).unwrap();
+    assert_eq!(octal["cpu"]["vcpu_count"], 8);
+}

@@ -1,10 +1,13 @@
 //! Command-line arguments: metald-cli's flags and commands (wire facts §11), accepted in Go
-//! style too (`-template=high-cpu`), before or after the command.
+//! style too (`-template=high-cpu`), before or after the command. Every flag value is read
+//! as Go's `flag` package reads it ([`super::goflag`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use super::goflag;
 
 /// metald client: VM lifecycle calls through the metald client component.
 #[derive(Debug, Parser)]
@@ -17,7 +20,7 @@ pub struct Cli {
     #[command(flatten)]
     pub vm: VmArgs,
     /// Print results as JSON on stdout (errors too).
-    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = goflag::parse_bool)]
     pub json: Option<bool>,
     /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = ArgAction::Count)]
@@ -48,7 +51,7 @@ pub struct ConnectionArgs {
     #[arg(long, global = true, value_name = "SOCKET")]
     pub spiffe_socket: Option<String>,
     /// How long to wait for an identity from the SPIFFE Workload API.
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_go_duration, default_value = "10s")]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = goflag::duration, default_value = "10s")]
     pub spiffe_timeout: Duration,
     /// Accept only this SPIFFE ID for the server (default: any ID in our trust domain).
     #[arg(long, global = true, value_name = "ID")]
@@ -63,13 +66,14 @@ pub struct ConnectionArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
     /// Reload --tls-cert/--tls-key/--tls-ca this often (0: never).
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_go_duration, default_value = "0s")]
+    #[arg(long, global = true, value_name = "DURATION", value_parser = goflag::duration, default_value = "0s")]
     pub cert_reload_interval: Duration,
-    /// Per-call deadline (connect, TLS, request and response), Go syntax: 500ms, 30s, 1m.
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_go_duration, default_value = "30s")]
+    /// Per-call deadline (connect, TLS, request and response), Go syntax: 500ms, 30s, 1m30s;
+    /// 0 means the default, as in metald-cli.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = goflag::timeout, default_value = "30s")]
     pub timeout: Duration,
     /// Extra attempts for reads (info, list) after unavailable or a connection failure.
-    #[arg(long, global = true, value_name = "N", default_value_t = 2)]
+    #[arg(long, global = true, value_name = "N", value_parser = goflag::uint32, default_value = "2")]
     pub retries: u32,
     /// Proto package of the routes (vmprovisioner.v1 for servers built before July 2025).
     #[arg(long, global = true, value_name = "PACKAGE", default_value = "metal.vmprovisioner.v1")]
@@ -78,7 +82,7 @@ pub struct ConnectionArgs {
     #[arg(long, global = true, value_enum, default_value_t = CodecArg::Proto)]
     pub codec: CodecArg,
     /// Use HTTP/2 with prior knowledge (h2c) for an http:// server.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL", value_parser = goflag::parse_bool, action = ArgAction::Set)]
     pub h2c: bool,
     /// Also let the component reach this destination (scheme://host:port, host:port).
     #[arg(long = "allow-host", global = true, value_name = "HOST")]
@@ -104,16 +108,16 @@ pub struct VmArgs {
     #[arg(long, global = true, value_name = "NAME")]
     pub template: Option<String>,
     /// vCPUs (max becomes the larger of 2 x this and the template's max).
-    #[arg(long, global = true, value_name = "N", default_value_t = 0)]
+    #[arg(long, global = true, value_name = "N", value_parser = goflag::cpu, default_value = "0")]
     pub cpu: u32,
     /// Memory in MiB (max becomes the larger of 2 x this and the template's max).
-    #[arg(long, global = true, value_name = "MIB", default_value_t = 0)]
+    #[arg(long, global = true, value_name = "MIB", value_parser = goflag::uint64, default_value = "0")]
     pub memory: u64,
     /// Boot this Docker image (sets metadata and the root disk).
     #[arg(long, global = true, value_name = "IMAGE")]
     pub docker_image: Option<String>,
     /// Force an image rebuild (with --docker-image).
-    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", value_parser = goflag::parse_bool)]
     pub force_build: Option<bool>,
 }
 
@@ -180,7 +184,7 @@ pub enum Command {
         /// Ignored by metald, which assigns ids; accepted for metald-cli compatibility.
         vm_id: Option<String>,
         /// How long to wait for the VM to report running.
-        #[arg(long, value_name = "DURATION", value_parser = parse_go_duration, default_value = "60s")]
+        #[arg(long, value_name = "DURATION", value_parser = goflag::duration, default_value = "60s")]
         wait: Duration,
     },
     /// Print the VM config (from --template and overrides, or --config) as a config file.
@@ -209,65 +213,6 @@ pub enum StateArg {
     Shutdown,
 }
 
-/// Parses Go's `time.ParseDuration` syntax: `300ms`, `1.5s`, `2h45m`, `-1m` is refused.
-pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("invalid duration {text:?}; use Go syntax like 500ms, 30s, 1m or 1h30m");
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut rest = text.strip_prefix('+').unwrap_or(text);
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
-        let (number, tail) = rest.split_at(number_end);
-        if number.is_empty() || number == "." {
-            return Err(invalid());
-        }
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        let unit_end = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_end);
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(invalid()),
-        };
-        total += value * scale;
-        rest = next;
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| invalid())
-}
-
-/// Rewrites Go-style single-dash long flags (`-template=x`, `-json`) to `--template=x`,
-/// leaving short flags (`-v`, `-h`), values and anything after `--` alone.
-pub fn normalize_go_flags(args: Vec<String>, long_flags: &[String]) -> Vec<String> {
-    let mut out = Vec::with_capacity(args.len());
-    let mut passthrough = false;
-    for (index, arg) in args.into_iter().enumerate() {
-        if index == 0 || passthrough {
-            out.push(arg);
-            continue;
-        }
-        if arg == "--" {
-            passthrough = true;
-            out.push(arg);
-            continue;
-        }
-        let go_style = arg.strip_prefix('-').filter(|rest| !rest.starts_with('-')).and_then(|rest| {
-            let name = rest.split('=').next().unwrap_or_default();
-            (name == "help" || long_flags.iter().any(|flag| flag == name)).then(|| format!("-{arg}"))
-        });
-        out.push(go_style.unwrap_or(arg));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,49 +223,55 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    #[test]
-    fn go_durations_parse() {
-        assert_eq!(parse_go_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_go_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_go_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_go_duration("250us"), Ok(Duration::from_micros(250)));
-        for bad in ["", "5", "s", "1x", "-1s", "1..5s", "ms"] {
-            assert!(parse_go_duration(bad).is_err(), "{bad}");
-        }
+    /// Parses as `metald-host` does: Go spelling first, then clap.
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        let argv =
+            goflag::normalize(args.iter().map(ToString::to_string).collect(), &super::super::flag_specs());
+        Cli::try_parse_from(argv)
     }
 
     #[test]
-    fn single_dash_long_flags_become_double_dash() {
-        let flags = vec!["template".to_string(), "cpu".to_string(), "json".to_string()];
-        let args = [
-            "metald-host",
-            "-template=high-cpu",
-            "-cpu",
-            "8",
-            "-v",
-            "-json",
-            "create-and-boot",
-            "--",
-            "-cpu",
-        ];
-        let normalized = normalize_go_flags(args.iter().map(ToString::to_string).collect(), &flags);
+    fn go_flag_values_read_as_metald_cli_reads_them() {
+        for (text, value) in
+            [("1", true), ("t", true), ("TRUE", true), ("True", true), ("0", false), ("F", false)]
+        {
+            let json = format!("-json={text}");
+            assert_eq!(parse(&["m", &json, "list"]).unwrap().json, Some(value), "{json}");
+            let force = format!("-force-build={text}");
+            assert_eq!(parse(&["m", &force, "config-gen"]).unwrap().vm.force_build, Some(value), "{force}");
+            let h2c = format!("--h2c={text}");
+            assert_eq!(parse(&["m", &h2c, "list"]).unwrap().connection.h2c, value, "{h2c}");
+        }
+        assert_eq!(parse(&["m", "-json", "list"]).unwrap().json, Some(true));
+        assert!(parse(&["m", "-json", "false", "list"]).is_err(), "a bool takes no separate value");
+        assert_eq!(parse(&["m", "-timeout=0", "list"]).unwrap().connection.timeout, Duration::from_secs(30));
         assert_eq!(
-            normalized,
-            [
-                "metald-host",
-                "--template=high-cpu",
-                "--cpu",
-                "8",
-                "-v",
-                "--json",
-                "create-and-boot",
-                "--",
-                "-cpu"
-            ]
+            parse(&["m", "-timeout", "1m30s", "list"]).unwrap().connection.timeout,
+            Duration::from_secs(90)
         );
+        assert_eq!(
+            parse(&["m", "-timeout=1.5h", "list"]).unwrap().connection.timeout,
+            Duration::from_secs(5400)
+        );
+        assert_eq!(parse(&["m", "-cpu=0x10", "config-gen"]).unwrap().vm.cpu, 16);
+        assert_eq!(parse(&["m", "-cpu", "010", "config-gen"]).unwrap().vm.cpu, 8, "octal, as in Go");
+        assert_eq!(parse(&["m", "-memory=1_024", "config-gen"]).unwrap().vm.memory, 1024);
+        assert_eq!(parse(&["m", "--retries=0x3", "list"]).unwrap().connection.retries, 3);
+        assert_eq!(
+            parse(&["m", "-user", "-dash", "list"]).unwrap().connection.user.as_deref(),
+            Some("-dash")
+        );
+        for (args, flag) in [
+            (vec!["m", "-json=yes", "list"], "--json"),
+            (vec!["m", "-timeout=5", "list"], "--timeout"),
+            (vec!["m", "-timeout=-1s", "list"], "--timeout"),
+            (vec!["m", "-cpu=08", "config-gen"], "--cpu"),
+            (vec!["m", "-cpu=4294967296", "config-gen"], "--cpu"),
+            (vec!["m", "-memory=-1", "config-gen"], "--memory"),
+        ] {
+            let error = parse(&args).unwrap_err().to_string();
+            assert!(error.contains(flag) && error.contains("metald-cli"), "{args:?}: {error}");
+        }
     }
 
     #[test]
@@ -359,6 +310,7 @@ mod tests {
         assert_eq!(after.json, Some(true), "flags after the command");
         assert!(Cli::try_parse_from(["metald-host", "shutdown", "vm-1", "now"]).is_err());
         assert!(Cli::try_parse_from(["metald-host", "--timeout", "soon", "list"]).is_err());
+        assert_eq!(after.connection.timeout, Duration::from_secs(30), "the default");
         let repeated =
             Cli::try_parse_from(["metald-host", "--tls-mode", "disabled", "list", "--tls-mode", "file"])
                 .unwrap();

@@ -7,6 +7,7 @@ pub mod args;
 mod commands;
 mod connection;
 mod dev_server;
+pub mod goflag;
 mod output;
 pub mod run;
 mod vm_config;
@@ -92,16 +93,25 @@ impl CliError {
     }
 }
 
-/// Every long flag name, for Go-style `-flag` spelling.
-fn long_flags() -> Vec<String> {
-    let command = Cli::command();
-    let mut names: Vec<String> =
-        command.get_arguments().filter_map(|a| a.get_long().map(str::to_string)).collect();
+/// Every long flag, for Go-style spelling: its name and whether it needs a value.
+fn flag_specs() -> Vec<goflag::FlagSpec> {
+    let mut command = Cli::command();
+    command.build();
+    let mut specs = Vec::new();
+    let mut add = |command: &clap::Command| {
+        for arg in command.get_arguments() {
+            if let Some(name) = arg.get_long() {
+                let min_values = arg.get_num_args().map_or(1, |range| range.min_values());
+                let takes_value = arg.get_action().takes_values() && min_values > 0;
+                specs.push(goflag::FlagSpec { name: name.to_string(), takes_value });
+            }
+        }
+    };
+    add(&command);
     for sub in command.get_subcommands() {
-        names.extend(sub.get_arguments().filter_map(|a| a.get_long().map(str::to_string)));
+        add(sub);
     }
-    names.push("version".into());
-    names
+    specs
 }
 
 fn init_logging(verbose: u8) {
@@ -121,7 +131,7 @@ fn init_logging(verbose: u8) {
 
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
-    let argv = args::normalize_go_flags(std::env::args().collect(), &long_flags());
+    let argv = goflag::normalize(std::env::args().collect(), &flag_specs());
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(error) => {

@@ -35,10 +35,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "CALL", conflicts_with = "script")]
     pub invoke: Option<String>,
     /// Start the development server in-process on a free port and point `client` at it.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL", value_parser = super::goflag::parse_bool, action = clap::ArgAction::Set)]
     pub dev: bool,
     /// Go on after a call returns err(…) or an assertion fails; exit 1 at the end.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL", value_parser = super::goflag::parse_bool, action = clap::ArgAction::Set)]
     pub keep_going: bool,
 }
 
