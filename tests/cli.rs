@@ -486,3 +486,76 @@ async fn go_flag_bad_values_are_usage_errors_naming_the_flag() {
         serde_json::from_str(&ok(&cli("http://127.0.0.1:1", &["-cpu", "010", "config-gen"]).await)).unwrap();
     assert_eq!(octal["cpu"]["vcpu_count"], 8);
 }
+
+/// A plain HTTP/1.1 server that answers every request with an empty proto message (an empty
+/// ListVms page) and records the request paths.
+async fn path_recorder() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let paths = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = paths.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                loop {
+                    let head_end = loop {
+                        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+                    let path = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    while buffer.len() < head_end + length {
+                        let mut chunk = [0u8; 4096];
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buffer.drain(..head_end + length);
+                    seen.lock().unwrap().push(path);
+                    let response =
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/proto\r\ncontent-length: 0\r\n\r\n";
+                    if socket.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, paths)
+}
+
+/// §8: a server URL with a path prefix (with or without a trailing slash) is allowed by its
+/// scheme, host and port, and the prefix reaches the server, in the CLI and the library.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_url_with_a_path_prefix_is_allowed_and_kept() {
+    let (url, paths) = path_recorder().await;
+    for server in [format!("{url}/metald"), format!("{url}/metald/")] {
+        let mut command = metald_host();
+        command.args(["-tls-mode=disabled", &format!("-server={server}"), "list"]);
+        let text = ok(&run(command).await);
+        assert!(text.starts_with("VMs for tenant cli-tenant (total: 0):"), "{server}: {text}");
+    }
+    let (_runtime, mut client) = support::client(&format!("{url}/metald")).await;
+    assert!(client.list_all_vms(&[]).await.unwrap().is_empty());
+    let route = "/metald/metal.vmprovisioner.v1.VmService/ListVms";
+    assert_eq!(*paths.lock().unwrap(), vec![route; 3]);
+}

@@ -38,9 +38,10 @@ pub use runtime::{Instance, Runtime, RuntimeConfig};
 pub use state::HostState;
 
 /// A transport for `server` without a client certificate (`--tls-mode disabled`): the
-/// component may reach only that server.
+/// component may reach only that server (its scheme, host and port; a path prefix such as
+/// `http://127.0.0.1:8080/metald` is fine).
 pub fn plain_transport(server: &str) -> Result<transport::TransportConfig, Error> {
-    let allowed = transport::AllowedHost::parse(server).map_err(|e| Error::Host(e.to_string()))?;
+    let allowed = transport::AllowedHost::for_server(server).map_err(|e| Error::Host(e.to_string()))?;
     let tls = tls::ServerAuthOnly::new()?;
     Ok(transport::TransportConfig::new(std::sync::Arc::new(tls), transport::AllowList::new(vec![allowed])))
 }

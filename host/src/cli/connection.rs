@@ -62,8 +62,9 @@ pub fn spiffe_socket(args: &ConnectionArgs) -> String {
 pub async fn transport(args: &ConnectionArgs) -> Result<TransportConfig, CliError> {
     let server = server(args);
     let mut allow = AllowList::default();
-    allow
-        .push(AllowedHost::parse(&server).map_err(|e| CliError::Usage(format!("--server {server:?}: {e}")))?);
+    allow.push(
+        AllowedHost::for_server(&server).map_err(|e| CliError::Usage(format!("--server {server:?}: {e}")))?,
+    );
     for entry in &args.allow_hosts {
         allow.push(AllowedHost::parse(entry).map_err(|e| CliError::Usage(e.to_string()))?);
     }

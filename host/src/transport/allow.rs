@@ -48,6 +48,20 @@ impl AllowedHost {
         Ok(AllowedHost { scheme, host: host.to_ascii_lowercase(), port })
     }
 
+    /// The entry of a server URL (`scheme://host[:port][/prefix]`): its scheme, host and
+    /// port. A path prefix (`/metald`, which the component keeps in every request's path) is
+    /// not part of the entry; the component checks the rest of the URL itself.
+    pub fn for_server(url: &str) -> Result<AllowedHost, AllowError> {
+        let origin = match url.split_once("://") {
+            Some((scheme, rest)) => {
+                let authority = rest.split('/').next().unwrap_or_default();
+                format!("{scheme}://{authority}")
+            }
+            None => url.split('/').next().unwrap_or_default().to_string(),
+        };
+        AllowedHost::parse(&origin).map_err(|e| AllowError { entry: url.into(), reason: e.reason })
+    }
+
     fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
         let default_port = if scheme == "https" { 443 } else { 80 };
         self.scheme.as_deref().is_none_or(|s| s == scheme)
@@ -136,6 +150,27 @@ mod tests {
         assert!(!list.allows(&uri("http://127.0.0.1:8081/x")));
         assert!(!list.allows(&uri("http://localhost:8080/x")));
         assert!(!AllowList::default().allows(&uri("http://127.0.0.1:8080/")), "empty denies everything");
+    }
+
+    #[test]
+    fn a_server_url_allows_its_origin_whatever_its_path_prefix() {
+        for server in
+            ["http://127.0.0.1:8080/metald", "http://127.0.0.1:8080/metald/", "http://127.0.0.1:8080/a/b"]
+        {
+            let entry = AllowedHost::for_server(server).unwrap();
+            assert_eq!(entry, AllowedHost::parse("http://127.0.0.1:8080").unwrap(), "{server}");
+            let list = AllowList::new(vec![entry]);
+            assert!(
+                list.allows(&uri("http://127.0.0.1:8080/metald/metal.vmprovisioner.v1.VmService/ListVms"))
+            );
+            assert!(!list.allows(&uri("http://127.0.0.1:8081/metald/x")));
+        }
+        assert_eq!(AllowedHost::for_server("https://Metald:8443").unwrap().host, "metald");
+        for bad in ["ftp://h/x", "http:///metald", "http://h:0/x", "http://*.h/x"] {
+            assert!(AllowedHost::for_server(bad).is_err(), "{bad}");
+        }
+        // An --allow-host entry still has no path: it would read as a path restriction.
+        assert!(AllowedHost::parse("http://127.0.0.1:8080/metald").is_err());
     }
 
     #[test]
