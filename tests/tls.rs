@@ -14,7 +14,9 @@ use metald_host::bindings::types::ErrorCode;
 use metald_host::tls::{FileTls, FileTlsConfig, summarize};
 use metald_host::transport::{AllowList, AllowedHost, TransportConfig};
 use metald_host::{Runtime, RuntimeConfig};
+use rcgen::{BasicConstraints, IsCa, KeyUsagePurpose};
 use rustls::pki_types::CertificateDer;
+use rustls::pki_types::PrivateKeyDer;
 use support::certs::{Ca, San, loopback, write};
 use support::*;
 
@@ -241,4 +243,139 @@ async fn the_dev_server_command_serves_file_mode_mtls() {
     let output = cli(&url, &files.cli_args(&["create-and-boot"])).await;
     ok(&output);
     child.kill().await.unwrap();
+}
+
+/// A dev server presenting `leaf` that asks for no client certificate.
+async fn open_tls_server(leaf: &support::certs::Leaf) -> DevServer {
+    let key = PrivateKeyDer::try_from(leaf.key_der.clone()).unwrap();
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![CertificateDer::from(leaf.der.clone())], key)
+            .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from_config(Arc::new(config));
+    DevServer::start(DevServerConfig { acceptor: Arc::new(acceptor), ..Default::default() }).await.unwrap()
+}
+
+/// Issue 13 §4: no client certificate SPIFFE ID and no --server-spiffe-id leaves nothing to
+/// authorize a SPIFFE-only server by: refused, nothing sent, and the message says what to set.
+#[tokio::test(flavor = "multi_thread")]
+async fn file_mode_fails_closed_without_a_server_spiffe_id_or_trust_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("example.org");
+    let server = open_tls_server(&ca.issue(vec![San::Uri("spiffe://example.org/not-metald".into())])).await;
+    let ca_file = write(dir.path(), "ca.pem", &ca.pem);
+    let tls_ca = format!("-tls-ca={}", ca_file.display());
+    let go_server = format!("-server={}", server.url());
+    let mut command = metald_host();
+    command.args(["-tls-mode=file", &tls_ca, &go_server, "-user=alice", "-tenant=acme", "list"]);
+    let output = run(command).await;
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("unauthenticated") && message.contains("--server-spiffe-id"), "{message}");
+    assert!(
+        message.contains("no-policy") && message.contains("spiffe://example.org/not-metald"),
+        "{message}"
+    );
+    assert_eq!(server.stats().requests, 0, "nothing was sent");
+
+    let mut named = metald_host();
+    named.args([
+        "-tls-mode=file",
+        &tls_ca,
+        &go_server,
+        "-server-spiffe-id=spiffe://example.org/not-metald",
+        "-user=alice",
+        "-tenant=acme",
+        "list",
+    ]);
+    ok(&run(named).await);
+}
+
+/// Issue 13 §4: the X509-SVID leaf rules apply to SPIFFE-only server certificates in file
+/// mode, whatever authorizes the ID.
+#[tokio::test(flavor = "multi_thread")]
+async fn file_mode_applies_the_x509_svid_leaf_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("example.org");
+    let files =
+        client_files(dir.path(), &ca.issue(vec![San::Uri("spiffe://example.org/client".into())]), &ca);
+    let id = || San::Uri("spiffe://example.org/metald".into());
+    let usages = |extra: KeyUsagePurpose| vec![KeyUsagePurpose::DigitalSignature, extra];
+    let cases: Vec<(&str, support::certs::Leaf)> = vec![
+        ("key-cert-sign", ca.issue_with(vec![id()], |p| p.key_usages = usages(KeyUsagePurpose::KeyCertSign))),
+        ("crl-sign", ca.issue_with(vec![id()], |p| p.key_usages = usages(KeyUsagePurpose::CrlSign))),
+        ("ca-leaf", ca.issue_with(vec![id()], |p| p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained))),
+        ("uri-san-count", ca.issue(vec![id(), San::Uri("spiffe://example.org/other".into())])),
+        ("no-path", ca.issue(vec![San::Uri("spiffe://example.org".into())])),
+    ];
+    for (reason, leaf) in cases {
+        let server = open_tls_server(&leaf).await;
+        let url = server.url();
+        for spiffe_id in [None, Some("spiffe://example.org/metald")] {
+            let mut client =
+                file_runtime(&url, &files, spiffe_id, Duration::ZERO).client(options(&url)).await.unwrap();
+            let error = client.list_all_vms(&[]).await.unwrap_err();
+            assert_eq!(error.connect_code(), Some(ErrorCode::Unauthenticated), "{reason}: {error}");
+            assert!(error.to_string().contains(reason), "{reason}: {error}");
+        }
+        assert_eq!(server.stats().requests, 0, "{reason}: nothing was sent");
+    }
+}
+
+/// A server whose certificate comes from `server_ca`, and a file-mode runtime reloading its
+/// files every 200 ms whose CA file holds `trusted` (PEM).
+async fn reload_setup(
+    dir: &std::path::Path,
+    server_ca: &Ca,
+    trusted: &str,
+) -> (DevServer, ClientFiles, Runtime, metald_host::Client) {
+    let client_ca = Ca::new("example.org");
+    let (server, _) = tls_server(dir, &server_ca.issue(loopback()), &client_ca).await;
+    let files =
+        client_files(dir, &client_ca.issue(vec![San::Uri("spiffe://example.org/client".into())]), server_ca);
+    std::fs::write(&files.ca, trusted).unwrap();
+    let url = server.url();
+    let runtime = file_runtime(&url, &files, None, Duration::from_millis(200));
+    let client = runtime.client(options(&url)).await.unwrap();
+    (server, files, runtime, client)
+}
+
+/// Issue 13 §5: with a reload interval, a CA added to the --tls-ca file reaches new
+/// connections.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ca_added_to_the_reloaded_ca_file_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_ca, new_ca) = (Ca::new("old.test"), Ca::new("new.test"));
+    let (_server, files, _runtime, mut client) = reload_setup(dir.path(), &new_ca, &old_ca.pem).await;
+    let error = client.list_all_vms(&[]).await.unwrap_err();
+    assert_eq!(error.connect_code(), Some(ErrorCode::Unauthenticated), "{error}");
+    std::fs::write(&files.ca, format!("{}{}", old_ca.pem, new_ca.pem)).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.list_all_vms(&[]).await.expect("the added CA is trusted");
+}
+
+/// Issue 13 §5: with a reload interval, a CA removed from the --tls-ca file stops being
+/// trusted, by new connections and instead of pooled ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ca_removed_from_the_reloaded_ca_file_is_no_longer_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_ca, new_ca) = (Ca::new("old.test"), Ca::new("new.test"));
+    let both = format!("{}{}", old_ca.pem, new_ca.pem);
+    let (_server, files, runtime, mut client) = reload_setup(dir.path(), &new_ca, &both).await;
+    client.list_all_vms(&[]).await.expect("trusted");
+    client.list_all_vms(&[]).await.expect("trusted, over the pooled connection");
+    assert_eq!(runtime.transport_stats().connections, 1);
+    std::fs::write(&files.ca, &old_ca.pem).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let error = client.list_all_vms(&[]).await.unwrap_err();
+    assert_eq!(error.connect_code(), Some(ErrorCode::Unauthenticated), "{error}");
+    assert!(error.to_string().contains("UnknownIssuer"), "{error}");
+    // And back: trusted again.
+    std::fs::write(&files.ca, &both).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client.list_all_vms(&[]).await.expect("trusted again");
 }

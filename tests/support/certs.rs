@@ -70,7 +70,8 @@ impl Ca {
         })
     }
 
-    fn issue_with(&self, sans: Vec<San>, adjust: impl FnOnce(&mut CertificateParams)) -> Leaf {
+    /// A leaf with these SANs, its parameters adjusted by `adjust` (key usages, CA flag, ...).
+    pub fn issue_with(&self, sans: Vec<San>, adjust: impl FnOnce(&mut CertificateParams)) -> Leaf {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::ExplicitNoCa;

@@ -2,9 +2,14 @@
 //! (the Go client never presented its certificate), and a CA bundle for the server.
 //!
 //! The server is verified by its DNS name or IP as usual. A server certificate that carries
-//! only a SPIFFE URI SAN is verified the SPIFFE way instead: chained to the CA bundle, not a
-//! CA itself, and its SPIFFE ID either equal to `--server-spiffe-id` or in our own
-//! certificate's trust domain.
+//! only a SPIFFE URI SAN is verified the SPIFFE way instead: chained to the CA bundle, then
+//! the X509-SVID leaf rules and the authorization policy of [`super::authorize`]: its SPIFFE
+//! ID equal to `--server-spiffe-id`, or else in our own certificate's trust domain, or else
+//! refused (fail closed: without either there is nothing to authorize the server by).
+//!
+//! Connections are pooled by client identity and trust revision (a digest of the CA
+//! certificates), so reloaded trust material reaches new connections, and a removed CA is no
+//! longer trusted by them.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -18,6 +23,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
+use super::authorize::{LeafFacts, ServerPolicy, SpiffeIdText, authorize_server, uses_spiffe_verification};
 use super::x509::summarize;
 use super::{ClientIdentity, IdentityFuture, TlsError, TlsProvider, crypto, system_roots};
 
@@ -65,25 +71,32 @@ fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(chain)
 }
 
-fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
+/// The CA certificates of `path` and their trust revision (a digest of the certificates).
+fn load_roots(path: &Path) -> Result<(RootCertStore, String), TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| file_error(path, format!("cannot read CA certificates: {e}")))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(path, format!("malformed PEM: {e}")))?;
+    let mut digest = Sha256::new();
+    for cert in &certs {
+        digest.update((cert.as_ref().len() as u64).to_le_bytes());
+        digest.update(cert.as_ref());
+    }
+    let revision: String = digest.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
     let mut roots = RootCertStore::empty();
     let (added, ignored) = roots.add_parsable_certificates(certs);
     if added == 0 {
         return Err(file_error(path, format!("no usable CA certificate ({ignored} unparsable)")));
     }
-    Ok(roots)
+    Ok((roots, format!("ca:{revision}")))
 }
 
 /// Loads the files into a client identity.
 fn load(config: &FileTlsConfig) -> Result<ClientIdentity, TlsError> {
     let provider = crypto();
-    let roots = match &config.ca {
+    let (roots, trust) = match &config.ca {
         Some(path) => load_roots(path)?,
-        None => system_roots(),
+        None => (system_roots(), "system".to_string()),
     };
     let (client_auth, own_trust_domain, key) = match (&config.cert, &config.key) {
         (Some(cert_path), Some(key_path)) => {
@@ -100,7 +113,7 @@ fn load(config: &FileTlsConfig) -> Result<ClientIdentity, TlsError> {
             let summary = summarize(&chain[0]).map_err(|e| file_error(cert_path, e))?;
             let trust_domain = summary
                 .spiffe_id()
-                .and_then(|id| spiffe::SpiffeId::new(id).ok())
+                .and_then(|id| SpiffeIdText::parse(id).ok())
                 .map(|id| id.trust_domain().to_string());
             let fingerprint: String =
                 Sha256::digest(chain[0].as_ref()).iter().take(12).map(|b| format!("{b:02x}")).collect();
@@ -114,11 +127,9 @@ fn load(config: &FileTlsConfig) -> Result<ClientIdentity, TlsError> {
         }
         (None, None) => (None, None, "anonymous".to_string()),
     };
-    let verifier = Arc::new(FileVerifier::new(
-        roots,
-        provider.clone(),
-        SpiffePolicy::new(config.server_spiffe_id.as_deref(), own_trust_domain)?,
-    )?);
+    let policy = ServerPolicy::new(config.server_spiffe_id.as_deref(), own_trust_domain.as_deref())
+        .map_err(TlsError::Other)?;
+    let verifier = Arc::new(FileVerifier::new(roots, provider.clone(), policy)?);
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Other(e.to_string()))?
@@ -130,7 +141,7 @@ fn load(config: &FileTlsConfig) -> Result<ClientIdentity, TlsError> {
         }
         None => builder.with_no_client_auth(),
     };
-    Ok(ClientIdentity { config: Arc::new(client), key })
+    Ok(ClientIdentity { config: Arc::new(client), key, trust })
 }
 
 /// File-mode provider; re-reads its files every `reload_interval`.
@@ -157,6 +168,9 @@ impl FileTls {
                     if identity.key != current.1.key {
                         tracing::info!(identity = %identity.key, "client certificate reloaded");
                     }
+                    if identity.trust != current.1.trust {
+                        tracing::info!(trust = %identity.trust, "CA certificates reloaded");
+                    }
                     *current = (Instant::now(), identity);
                 }
                 Err(error) => {
@@ -175,60 +189,26 @@ impl TlsProvider for FileTls {
     }
 }
 
-/// Which SPIFFE IDs a SPIFFE-only server certificate may carry.
-#[derive(Debug)]
-struct SpiffePolicy {
-    exact: Option<spiffe::SpiffeId>,
-    trust_domain: Option<String>,
-}
-
-impl SpiffePolicy {
-    fn new(exact: Option<&str>, trust_domain: Option<String>) -> Result<Self, TlsError> {
-        let exact = exact
-            .map(|id| {
-                spiffe::SpiffeId::new(id)
-                    .map_err(|e| TlsError::Other(format!("--server-spiffe-id {id:?}: {e}")))
-            })
-            .transpose()?;
-        Ok(SpiffePolicy { exact, trust_domain })
-    }
-
-    fn authorize(&self, id: &str) -> Result<(), String> {
-        let parsed =
-            spiffe::SpiffeId::new(id).map_err(|e| format!("server SPIFFE ID {id:?} is malformed: {e}"))?;
-        match (&self.exact, &self.trust_domain) {
-            (Some(exact), _) if *exact != parsed => {
-                Err(format!("server SPIFFE ID {id} is not the expected {exact}"))
-            }
-            (Some(_), _) => Ok(()),
-            (None, Some(domain)) if parsed.trust_domain().to_string() != *domain => {
-                Err(format!("server SPIFFE ID {id} is outside our trust domain {domain}"))
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
 /// Standard verification, with the SPIFFE way for SPIFFE-only server certificates.
 #[derive(Debug)]
 struct FileVerifier {
     webpki: Arc<WebPkiServerVerifier>,
     roots: Arc<RootCertStore>,
     provider: Arc<CryptoProvider>,
-    spiffe: SpiffePolicy,
+    policy: ServerPolicy,
 }
 
 impl FileVerifier {
     fn new(
         roots: RootCertStore,
         provider: Arc<CryptoProvider>,
-        spiffe: SpiffePolicy,
+        policy: ServerPolicy,
     ) -> Result<Self, TlsError> {
         let roots = Arc::new(roots);
         let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
             .build()
             .map_err(|e| TlsError::Other(e.to_string()))?;
-        Ok(FileVerifier { webpki, roots, provider, spiffe })
+        Ok(FileVerifier { webpki, roots, provider, policy })
     }
 }
 
@@ -241,9 +221,8 @@ impl ServerCertVerifier for FileVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let summary = summarize(end_entity).map_err(rustls::Error::General)?;
-        let spiffe_only = !summary.has_dns_or_ip && summary.uris.iter().any(|u| u.starts_with("spiffe://"));
-        if !spiffe_only {
+        let facts = LeafFacts::of(end_entity).map_err(rustls::Error::General)?;
+        if !uses_spiffe_verification(&facts) {
             return self.webpki.verify_server_cert(
                 end_entity,
                 intermediates,
@@ -252,15 +231,9 @@ impl ServerCertVerifier for FileVerifier {
                 now,
             );
         }
-        let id = summary.spiffe_id().ok_or_else(|| {
-            rustls::Error::General(format!(
-                "a SPIFFE certificate needs exactly one URI SAN, this one has {}",
-                summary.uris.len()
-            ))
-        })?;
-        if summary.is_ca {
-            return Err(rustls::Error::General("the server's leaf certificate is a CA".into()));
-        }
+        // The X509-SVID rules and the policy first (their refusals say which rule and what to
+        // set), then the chain to the CA file.
+        let id = authorize_server(&facts, &self.policy).map_err(|e| rustls::Error::General(e.to_string()))?;
         let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
         rustls::client::verify_server_cert_signed_by_trust_anchor(
             &parsed,
@@ -269,7 +242,7 @@ impl ServerCertVerifier for FileVerifier {
             now,
             self.provider.signature_verification_algorithms.all,
         )?;
-        self.spiffe.authorize(id).map_err(rustls::Error::General)?;
+        tracing::debug!(server = %id, "server SPIFFE ID authorized");
         Ok(ServerCertVerified::assertion())
     }
 
@@ -303,24 +276,5 @@ impl ServerCertVerifier for FileVerifier {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spiffe_policy_prefers_the_exact_id_then_the_trust_domain() {
-        let exact =
-            SpiffePolicy::new(Some("spiffe://example.org/metald"), Some("example.org".into())).unwrap();
-        assert!(exact.authorize("spiffe://example.org/metald").is_ok());
-        assert!(exact.authorize("spiffe://example.org/other").unwrap_err().contains("not the expected"));
-        let domain = SpiffePolicy::new(None, Some("example.org".into())).unwrap();
-        assert!(domain.authorize("spiffe://example.org/anything").is_ok());
-        assert!(
-            domain.authorize("spiffe://other.org/metald").unwrap_err().contains("outside our trust domain")
-        );
-        assert!(SpiffePolicy::new(Some("not-an-id"), None).is_err());
     }
 }

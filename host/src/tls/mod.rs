@@ -1,7 +1,9 @@
 //! Outbound TLS: a provider hands the transport the `rustls::ClientConfig` for new
-//! connections, together with the identity it presents, which keys the connection pool so
-//! that identities never share a connection.
+//! connections, together with the identity it presents and the revision of the trust it
+//! verifies servers with; both key the connection pool, so that identities never share a
+//! connection and changed trust material reaches every new connection.
 
+mod authorize;
 mod files;
 mod spiffe;
 mod x509;
@@ -10,6 +12,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use authorize::{
+    LeafFacts, Reason, Refusal, ServerPolicy, SpiffeIdText, authorize_server, uses_spiffe_verification,
+};
 pub use files::{FileTls, FileTlsConfig};
 pub use spiffe::{SpiffeConfig, SpiffeTls, endpoint as spiffe_endpoint};
 pub use x509::{CertSummary, summarize};
@@ -39,8 +44,12 @@ pub struct ClientIdentity {
     /// Config for new connections (roots, verifier, client certificate).
     pub config: Arc<rustls::ClientConfig>,
     /// Who the connections authenticate as (`anonymous`, a SPIFFE ID, a certificate
-    /// fingerprint). Connections are pooled per identity.
+    /// fingerprint). Connections are pooled per identity and trust revision.
     pub key: String,
+    /// Which trust material `config` verifies servers with (`system`, a digest of the CA
+    /// certificates or of the SPIFFE bundles). A new revision means new connections: a
+    /// removed CA must not keep vouching for pooled connections.
+    pub trust: String,
 }
 
 /// The identity a provider hands out, when it is ready.
@@ -84,7 +93,13 @@ impl ServerAuthOnly {
             .map_err(|e| TlsError::Other(e.to_string()))?
             .with_root_certificates(system_roots())
             .with_no_client_auth();
-        Ok(ServerAuthOnly { identity: ClientIdentity { config: Arc::new(config), key: "anonymous".into() } })
+        Ok(ServerAuthOnly {
+            identity: ClientIdentity {
+                config: Arc::new(config),
+                key: "anonymous".into(),
+                trust: "system".into(),
+            },
+        })
     }
 }
 

@@ -1,6 +1,8 @@
 //! `--tls-mode spiffe`: the X.509-SVID from the SPIFFE Workload API, presented to the
 //! server, which is authorized as metald authorizes its peers: any SPIFFE ID in our trust
-//! domain (go-spiffe's `AuthorizeMemberOf`), or exactly `--server-spiffe-id`.
+//! domain (go-spiffe's `AuthorizeMemberOf`), or exactly `--server-spiffe-id`. spiffe-rustls
+//! verifies the chain and the X509-SVID leaf rules; the policy is [`super::authorize`]'s,
+//! the one file mode uses.
 //!
 //! A missing, unreachable or identity-less Workload API is an error with its cause within
 //! the configured time, never a fall back to plaintext (the Go client fell back silently).
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::authorize::{ServerPolicy, SpiffeIdText};
 use super::{ClientIdentity, IdentityFuture, TlsError, TlsProvider};
 
 /// How long a new connection waits for rotated SVID material to be applied.
@@ -86,19 +89,23 @@ impl SpiffeTls {
         let own_id = svid.spiffe_id().clone();
         // ALPN (h2, http/1.1) is set by the transport's connector.
         let builder = spiffe_rustls::mtls_client(source.clone());
-        let built = match &settings.server_spiffe_id {
-            Some(id) => {
-                let authorizer = spiffe_rustls::authorizer::exact([id.as_str()])
-                    .map_err(|e| TlsError::Spiffe(format!("--server-spiffe-id {id:?}: {e}")))?;
-                builder.authorize(authorizer).build_with_status()
-            }
-            None => {
-                let authorizer = spiffe_rustls::authorizer::trust_domains([own_id.trust_domain().clone()])
-                    .map_err(|e| TlsError::Spiffe(e.to_string()))?;
-                builder.authorize(authorizer).build_with_status()
+        let policy =
+            ServerPolicy::new(settings.server_spiffe_id.as_deref(), Some(own_id.trust_domain().as_str()))
+                .map_err(TlsError::Spiffe)?;
+        let authorizer = move |peer: &spiffe::SpiffeId| {
+            let verdict = SpiffeIdText::parse(&peer.to_string())
+                .map_err(|e| format!("the server's SPIFFE ID {peer} is malformed: {e}"))
+                .and_then(|id| policy.authorize_id(&id).map_err(|refusal| refusal.to_string()));
+            match verdict {
+                Ok(()) => true,
+                Err(reason) => {
+                    tracing::warn!(%reason, "server not authorized");
+                    false
+                }
             }
         };
-        let (config, status) = built.map_err(|e| TlsError::Spiffe(e.to_string()))?;
+        let (config, status) =
+            builder.authorize(authorizer).build_with_status().map_err(|e| TlsError::Spiffe(e.to_string()))?;
         tracing::info!(spiffe_id = %own_id, %endpoint, "SPIFFE identity ready");
         Ok(SpiffeTls { source, status, config: Arc::new(config) })
     }
@@ -122,6 +129,30 @@ impl SpiffeTls {
     }
 }
 
+impl SpiffeTls {
+    /// A digest of the current trust bundles: when a bundle changes (an authority added or
+    /// withdrawn), new requests get new connections, verified against the new bundles.
+    fn trust_revision(&self) -> Result<String, TlsError> {
+        let bundles =
+            self.source.bundle_set().map_err(|e| TlsError::Spiffe(format!("no trust bundle: {e}")))?;
+        let mut domains: Vec<_> = bundles.iter().collect();
+        domains.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        let mut digest = Sha256::new();
+        for (domain, bundle) in domains {
+            digest.update(domain.as_str().as_bytes());
+            digest.update([0]);
+            for authority in bundle.authorities() {
+                digest.update((authority.as_bytes().len() as u64).to_le_bytes());
+                digest.update(authority.as_bytes());
+            }
+        }
+        Ok(format!(
+            "bundles:{}",
+            digest.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
+        ))
+    }
+}
+
 impl TlsProvider for SpiffeTls {
     fn identity(&self) -> IdentityFuture<'_> {
         Box::pin(async move {
@@ -131,7 +162,11 @@ impl TlsProvider for SpiffeTls {
             // (presenting the new SVID) are used, never connections made with the old one.
             let digest: String =
                 Sha256::digest(svid.leaf().as_ref()).iter().take(8).map(|b| format!("{b:02x}")).collect();
-            Ok(ClientIdentity { config: self.config.clone(), key: format!("{}#{digest}", svid.spiffe_id()) })
+            Ok(ClientIdentity {
+                config: self.config.clone(),
+                key: format!("{}#{digest}", svid.spiffe_id()),
+                trust: self.trust_revision()?,
+            })
         })
     }
 }

@@ -86,10 +86,15 @@ pub struct TransportStats {
 type Connector = body::CountingConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
 type PooledClient = Client<Connector, WasiBody>;
 
+/// The connection pool of an identity: who we are and whom we trust.
+fn pool_key(identity: &ClientIdentity) -> (String, String) {
+    (identity.key.clone(), identity.trust.clone())
+}
+
 /// Pooled outbound HTTP shared by every instance of a runtime.
 pub struct Transport {
     config: TransportConfig,
-    pools: Mutex<HashMap<String, PooledClient>>,
+    pools: Mutex<HashMap<(String, String), PooledClient>>,
     counters: Arc<Counters>,
 }
 
@@ -113,16 +118,19 @@ impl Transport {
         }
     }
 
-    /// The pooled client of `identity`, made on first use. Pools of identities that have
-    /// rotated away are dropped; their open connections close once idle.
+    /// The pooled client of `identity` and its trust revision, made on first use. Pools of
+    /// identities or trust that have rotated away are dropped (their open connections close
+    /// once idle): a connection is reused only while both the certificate it presented and
+    /// the trust it verified the server with are current.
     fn client(&self, identity: &ClientIdentity) -> PooledClient {
+        let key = pool_key(identity);
         let mut pools = self.pools.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(client) = pools.get(&identity.key) {
+        if let Some(client) = pools.get(&key) {
             return client.clone();
         }
         pools.clear();
         let client = self.build_client(identity);
-        pools.insert(identity.key.clone(), client.clone());
+        pools.insert(key, client.clone());
         client
     }
 
