@@ -28,7 +28,7 @@ import {
 } from '@bytecodealliance/preview2-shim/io-worker';
 
 import { AllowList, splitAuthority } from './allow.js';
-import { parseSpiffeId, trustDomainOfCertificate } from './tls-policy.js';
+import { serverPolicy, trustDomainOfCertificate } from './tls-policy.js';
 
 const symbolDispose = Symbol.dispose || Symbol.for('dispose');
 const EXTENSION = new URL('./worker-extension.js', import.meta.url);
@@ -317,7 +317,8 @@ export function normalizeTls(tls) {
       }
     }
   }
-  if (serverSpiffeId !== null) parseSpiffeId(serverSpiffeId);
+  // A configured server ID must name a workload (a bare trust domain is refused).
+  serverPolicy({ serverSpiffeId, trustDomain });
   return { cert, key, ca, passphrase, serverSpiffeId, trustDomain };
 }
 

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createMetald } from '../src/index.js';
 import { startDevServer } from './support/dev-server.mjs';
 import { expectMetaldError, runLifecycle } from './support/lifecycle.mjs';
-import { Ca, loopback, tempDir } from './support/pki.mjs';
+import { Ca, forgePrivateKeyPem, issueWithProperties, keyPair, loopback, tempDir } from './support/pki.mjs';
 
 const identity = { userId: 'alice', tenantId: 'acme' };
 const noPage = { stateFilter: [], pageSize: 0, pageToken: '' };
@@ -25,6 +25,10 @@ describe('file mTLS', () => {
   let spiffeOnly;
   /** Server certificate for another host name only. */
   let otherName;
+  /** SPIFFE-only server certificates that an X509-SVID must not be, or that name no one. */
+  let notMetald;
+  let keyCertSign;
+  let bareDomain;
 
   const startTlsServer = (leaf, name) =>
     startDevServer([
@@ -54,15 +58,26 @@ describe('file mTLS', () => {
     otherCa = new Ca('other.org');
     client = ca.issue([{ uri: 'spiffe://example.org/client' }]);
     otherDomainClient = ca.issue([{ uri: 'spiffe://other.org/client' }]);
-    [standard, spiffeOnly, otherName] = await Promise.all([
+    const leafKeys = keyPair();
+    const leaf = (properties) => {
+      const cert = issueWithProperties(ca, leafKeys, { dnsOrIpSan: false, isCa: false, ...properties });
+      return { cert, key: forgePrivateKeyPem(leafKeys) };
+    };
+    [standard, spiffeOnly, otherName, notMetald, keyCertSign, bareDomain] = await Promise.all([
       startTlsServer(ca.issue([...loopback, { uri: 'spiffe://example.org/metald' }]), 'standard'),
       startTlsServer(ca.issue([{ uri: 'spiffe://example.org/metald' }]), 'spiffe-only'),
       startTlsServer(ca.issue([{ dns: 'metald.example.org' }]), 'other-name'),
+      startTlsServer(ca.issue([{ uri: 'spiffe://example.org/not-metald' }]), 'not-metald'),
+      startTlsServer(
+        leaf({ uriSans: ['spiffe://example.org/metald'], keyUsage: ['digitalSignature', 'keyEncipherment', 'keyCertSign'] }),
+        'key-cert-sign',
+      ),
+      startTlsServer(leaf({ uriSans: ['spiffe://example.org'], keyUsage: ['digitalSignature', 'keyEncipherment'] }), 'bare-domain'),
     ]);
   });
 
   after(async () => {
-    await Promise.all([standard?.stop(), spiffeOnly?.stop(), otherName?.stop()]);
+    await Promise.all([standard, spiffeOnly, otherName, notMetald, keyCertSign, bareDomain].map((s) => s?.stop()));
     files?.remove();
   });
 
@@ -128,6 +143,26 @@ describe('file mTLS', () => {
       'unauthenticated',
     );
     assert.match(info.message, /is not the expected spiffe:\/\/example\.org\/not-metald/);
+  });
+
+  test('without a client SPIFFE ID or serverSpiffeId a SPIFFE-only server is refused (fail closed)', () => {
+    const info = expectMetaldError(() => listWith(notMetald, { ca: ca.pem }), 'transport', 'unauthenticated');
+    assert.match(info.message, /no-policy.*set tls\.serverSpiffeId/);
+    // Naming the server authorizes it (the server then refuses us for lacking a certificate).
+    const named = expectMetaldError(
+      () => listWith(notMetald, { ca: ca.pem, serverSpiffeId: 'spiffe://example.org/not-metald' }),
+      'transport',
+      'unauthenticated',
+    );
+    assert.doesNotMatch(named.message, /no-policy/);
+  });
+
+  test('X509-SVID leaf rules: keyCertSign and a bare trust-domain ID are refused', () => {
+    const tls = { cert: client.cert, key: client.key, ca: ca.pem };
+    const signing = expectMetaldError(() => listWith(keyCertSign, tls), 'transport', 'unauthenticated');
+    assert.match(signing.message, /key-cert-sign/);
+    const bare = expectMetaldError(() => listWith(bareDomain, tls), 'transport', 'unauthenticated');
+    assert.match(bare.message, /no-path/);
   });
 
   test('a SPIFFE-only server must still chain to the CA', () => {

@@ -81,6 +81,57 @@ export class Ca {
   }
 }
 
+/** node-forge's names of the key usages of the shared vectors (contentCommitment = nonRepudiation). */
+const forgeKeyUsage = {
+  digitalSignature: 'digitalSignature',
+  contentCommitment: 'nonRepudiation',
+  keyEncipherment: 'keyEncipherment',
+  dataEncipherment: 'dataEncipherment',
+  keyAgreement: 'keyAgreement',
+  keyCertSign: 'keyCertSign',
+  cRLSign: 'cRLSign',
+  encipherOnly: 'encipherOnly',
+  decipherOnly: 'decipherOnly',
+};
+
+/**
+ * A certificate with exactly these properties (the shared SPIFFE vectors' `server` object),
+ * issued by `ca` for `keys` (one key pair may serve many such certificates). Returns PEM.
+ */
+export function issueWithProperties(ca, keys, { uriSans, dnsOrIpSan, isCa, keyUsage }) {
+  const cert = pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serial();
+  validity(cert);
+  cert.setSubject([]);
+  cert.setIssuer(ca.cert.subject.attributes);
+  const sans = uriSans.map((uri) => ({ uri }));
+  if (dnsOrIpSan) sans.push({ dns: 'metald.example.org' });
+  const extensions = [{ name: 'basicConstraints', cA: isCa, critical: true }];
+  if (keyUsage.length > 0) {
+    const usage = { name: 'keyUsage', critical: true };
+    for (const name of keyUsage) {
+      if (!forgeKeyUsage[name]) throw new Error(`unknown key usage ${name}`);
+      usage[forgeKeyUsage[name]] = true;
+    }
+    extensions.push(usage);
+  }
+  if (sans.length > 0) extensions.push({ name: 'subjectAltName', altNames: altNames(sans) });
+  cert.setExtensions(extensions);
+  cert.sign(ca.keys.privateKey, forge.md.sha256.create());
+  return pki.certificateToPem(cert);
+}
+
+/** A key pair for issueWithProperties. */
+export function keyPair() {
+  return pki.rsa.generateKeyPair({ bits: 2048 });
+}
+
+/** The private key of a keyPair() as PEM. */
+export function forgePrivateKeyPem(keys) {
+  return pki.privateKeyToPem(keys.privateKey);
+}
+
 /** The SANs of a server on 127.0.0.1 / localhost. */
 export const loopback = [{ dns: 'localhost' }, { ip: '127.0.0.1' }];
 
