@@ -559,3 +559,110 @@ async fn a_server_url_with_a_path_prefix_is_allowed_and_kept() {
     let route = "/metald/metal.vmprovisioner.v1.VmService/ListVms";
     assert_eq!(*paths.lock().unwrap(), vec![route; 3]);
 }
+
+/// §9: the pooling allocator's reservation does not fit under an address-space limit; the
+/// host falls back to on-demand allocation (a debug log) instead of failing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_host_starts_under_an_address_space_limit() {
+    let binary = env!("CARGO_BIN_EXE_metald-host");
+    let limited = |args: &str| {
+        let mut command = tokio::process::Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -v 8000000; exec '{binary}' {args}"))
+            .env("METALD_CACHE_DIR", cache_dir())
+            .env_remove("RUST_LOG")
+            .kill_on_drop(true);
+        command
+    };
+    let output = run(limited("-vv -template=minimal config-gen")).await;
+    let file: Value = serde_json::from_str(&ok(&output)).unwrap();
+    assert_eq!(file["template"], "minimal");
+    assert!(stderr(&output).contains("allocating instances on demand"), "{}", stderr(&output));
+    // A command with two instances at once (a builder and a client) fits too.
+    let server = dev_server().await;
+    let created = run(limited(&format!(
+        "-tls-mode=disabled -server={} -user=alice -tenant=acme -template=minimal create -json",
+        server.url()
+    )))
+    .await;
+    assert_eq!(json(&created)["state"], "VM_STATE_CREATED", "{}", stderr(&created));
+}
+
+/// The compiled-component entries the CLI uses, in the shared test cache (made if missing).
+async fn cached_entries() -> Vec<std::path::PathBuf> {
+    let mut command = metald_host();
+    command.args(["-template=minimal", "config-gen"]);
+    ok(&run(command).await);
+    let entries: Vec<_> = std::fs::read_dir(cache_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert!(!entries.is_empty());
+    entries
+}
+
+/// Runs `config-gen` with `METALD_CACHE_DIR=dir`; it must work and warn about the cache.
+async fn config_gen_with_unsafe_cache(dir: &std::path::Path, problem: &str) {
+    let mut command = metald_host();
+    command.env("METALD_CACHE_DIR", dir).args(["-template=minimal", "config-gen"]);
+    let output = run(command).await;
+    let file: Value = serde_json::from_str(&ok(&output)).unwrap();
+    assert_eq!(file["template"], "minimal");
+    let message = stderr(&output);
+    assert!(
+        message.contains("not using the compiled-component cache") && message.contains(problem),
+        "{message}"
+    );
+    assert_eq!(
+        message.matches("not using the compiled-component cache").count(),
+        1,
+        "warned once: {message}"
+    );
+    assert!(!message.contains("ignoring unusable cache entry"), "the entry was not read: {message}");
+}
+
+/// §7: a cache directory others can write is neither read nor written.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_world_writable_cache_directory_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    config_gen_with_unsafe_cache(&cache, "writable by group or others").await;
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0, "nothing was written");
+}
+
+/// §7: a cache entry others can write is not run (nor replaced).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_world_writable_cache_file_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    for entry in cached_entries().await {
+        let planted = dir.path().join(entry.file_name().unwrap());
+        std::fs::write(&planted, b"planted native code").unwrap();
+        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    config_gen_with_unsafe_cache(dir.path(), "writable by group or others").await;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        assert_eq!(std::fs::read(entry.unwrap().path()).unwrap(), b"planted native code", "left alone");
+    }
+}
+
+/// §7: a cache entry that is a symlink is not followed (nor replaced).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlinked_cache_file_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in cached_entries().await {
+        std::os::unix::fs::symlink(&entry, dir.path().join(entry.file_name().unwrap())).unwrap();
+    }
+    config_gen_with_unsafe_cache(dir.path(), "is a symlink").await;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        assert!(entry.unwrap().file_type().unwrap().is_symlink(), "left alone");
+    }
+}

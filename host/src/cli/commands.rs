@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use metald_host::bindings::types::*;
-use metald_host::{Client, Runtime, RuntimeConfig};
+use metald_host::{Client, Runtime};
 use serde_json::json;
 
 use super::args::{Cli, Command, StateArg};
@@ -25,12 +25,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 
 /// A runtime that may not touch the network (offline commands).
 fn offline_runtime() -> Result<Runtime, CliError> {
-    Ok(Runtime::new(RuntimeConfig::new(connection::offline_transport()))?)
+    connection::runtime(connection::offline_transport())
 }
 
 /// A runtime and client for the configured server.
 pub async fn client(cli: &Cli) -> Result<(Runtime, Client), CliError> {
-    let runtime = Runtime::new(RuntimeConfig::new(connection::transport(&cli.connection).await?))?;
+    let runtime = connection::runtime(connection::transport(&cli.connection).await?)?;
     let client = runtime.client(connection::client_options(&cli.connection)).await?;
     Ok((runtime, client))
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use metald_host::bindings::types::{ClientOptions, Codec};
 use metald_host::tls::{self, TlsProvider};
 use metald_host::transport::{AllowList, AllowedHost, TransportConfig};
+use metald_host::{Runtime, RuntimeConfig};
 
 use super::CliError;
 use super::args::{CodecArg, ConnectionArgs};
@@ -95,6 +96,14 @@ pub async fn transport(args: &ConnectionArgs) -> Result<TransportConfig, CliErro
     let mut config = TransportConfig::new(provider, allow);
     config.http2_prior_knowledge = args.h2c;
     Ok(config)
+}
+
+/// A runtime for one command: the engine sized for the few instances a command uses (a
+/// builder and a client at most, and a spare).
+pub fn runtime(transport: TransportConfig) -> Result<Runtime, CliError> {
+    let mut config = RuntimeConfig::new(transport);
+    config.limits = metald_host::component::EngineLimits::FEW;
+    Ok(Runtime::new(config)?)
 }
 
 /// The transport for offline commands: no destination allowed, no TLS material read.

@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::Args;
-use metald_host::{Instance, Runtime, RuntimeConfig};
+use metald_host::Instance;
 use serde_json::json;
 use wasmtime::component::{Type, Val};
 
@@ -65,7 +65,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<(), CliError> {
         None if uses_client => connection::transport(&cli.connection).await?,
         None => connection::offline_transport(),
     };
-    let runtime = Runtime::new(RuntimeConfig::new(transport))?;
+    let runtime = connection::runtime(transport)?;
     let catalog = Catalog::new(runtime.engine(), runtime.component());
     check(&catalog, &lines).map_err(|errors| script_errors(&source, &errors))?;
     let instance = runtime.instantiate().await?;
