@@ -15,10 +15,13 @@ const BACKOFF_BASE_NS: u64 = 50 * NANOS_PER_MS;
 /// Longest wait between two attempts.
 const BACKOFF_CAP_NS: u64 = 1_000 * NANOS_PER_MS;
 
-/// How far an exchange got before it failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub mod http_errors;
+
+/// How far an exchange got before it failed, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
-    /// Nothing reached the server: refused by the host, DNS, connection refused.
+    /// The server did not process the request: refused by the host, DNS, connection
+    /// refused, an HTTP/2 stream refused or above a GOAWAY's last-stream-id.
     NotSent,
     /// The request may have reached the server, but no response header came back.
     Sent,
@@ -88,9 +91,7 @@ pub fn call(
         if failure.code == ErrorCode::DeadlineExceeded {
             return Err(deadline_error(options, route.name(), read_only, failure.stage));
         }
-        let retryable =
-            read_only && failure.code == ErrorCode::Unavailable && failure.stage != Stage::Receiving;
-        if !retryable || attempt >= options.retries {
+        if !retry_safe(read_only, failure.code, failure.stage) || attempt >= options.retries {
             return Err(give_up(route.name(), read_only, failure, attempt));
         }
         let wait = backoff(attempt, transport.entropy());
@@ -102,6 +103,24 @@ pub fn call(
     }
 }
 
+/// Whether repeating a failed request is safe: `unavailable`, and either the server did not
+/// process it (any RPC: RFC 9113 §8.7 says so of a refused stream), or it is a read whose
+/// answer had not begun. A write that may have reached the server is never repeated.
+pub fn retry_safe(read_only: bool, code: ErrorCode, stage: Stage) -> bool {
+    code == ErrorCode::Unavailable
+        && match stage {
+            Stage::NotSent => true,
+            Stage::Sent => read_only,
+            Stage::Receiving => false,
+        }
+}
+
+/// Whether the caller must be told the outcome is unknown: a write that may have reached
+/// the server.
+pub fn outcome_unknown(read_only: bool, stage: Stage) -> bool {
+    !read_only && stage != Stage::NotSent
+}
+
 /// Capped exponential backoff with jitter: a wait in `[d/2, d]`, `d = min(cap, base * 2^attempt)`.
 fn backoff(attempt: u32, entropy: u64) -> u64 {
     let ceiling = BACKOFF_BASE_NS.saturating_mul(1u64 << attempt.min(20)).min(BACKOFF_CAP_NS);
@@ -110,11 +129,11 @@ fn backoff(attempt: u32, entropy: u64) -> u64 {
 
 fn deadline_error(options: &Resolved, method: &str, read_only: bool, stage: Stage) -> Error {
     let mut message = format!("{method} did not complete within its {} ms deadline", options.timeout_ms);
-    let outcome_unknown = !read_only && stage != Stage::NotSent;
-    if outcome_unknown {
+    let unknown = outcome_unknown(read_only, stage);
+    if unknown {
         message.push_str(&unknown_outcome(method));
     }
-    Error::Transport(TransportError { code: ErrorCode::DeadlineExceeded, message, outcome_unknown })
+    Error::Transport(TransportError { code: ErrorCode::DeadlineExceeded, message, outcome_unknown: unknown })
 }
 
 fn give_up(method: &str, read_only: bool, failure: Failure, retries: u32) -> Error {
@@ -122,11 +141,11 @@ fn give_up(method: &str, read_only: bool, failure: Failure, retries: u32) -> Err
     if retries > 0 {
         message.push_str(&format!(" (after {} attempts)", retries + 1));
     }
-    let outcome_unknown = !read_only && failure.stage != Stage::NotSent;
-    if outcome_unknown {
+    let unknown = outcome_unknown(read_only, failure.stage);
+    if unknown {
         message.push_str(&unknown_outcome(method));
     }
-    Error::Transport(TransportError { code: failure.code, message, outcome_unknown })
+    Error::Transport(TransportError { code: failure.code, message, outcome_unknown: unknown })
 }
 
 fn unknown_outcome(method: &str) -> String {

@@ -1,5 +1,13 @@
 //! [`Transport`] over `wasi:http/outgoing-handler`, with every wait bounded by the call's
-//! deadline (a `wasi:clocks` pollable polled beside the I/O pollable).
+//! deadline (a `wasi:clocks` pollable polled beside the I/O pollables).
+//!
+//! One exchange is one loop: write what the request body stream takes, take the response
+//! head when it is there, read what the response body has, and when none of the three can
+//! move, block in `wasi:io/poll` on exactly the pollables of the steps that wait, plus the
+//! deadline. A step that is not waiting is never polled, so a pollable that stays ready
+//! without news (a closed stream, a consumed future) cannot turn the loop into a spin.
+//! Upload and answer proceed together: a server may answer before it has read the whole
+//! request (an early `401`), and that complete answer is what the caller gets.
 
 use alloc::format;
 use alloc::string::String;
@@ -8,11 +16,12 @@ use alloc::vec::Vec;
 use crate::bindings::wasi::clocks::monotonic_clock;
 use crate::bindings::wasi::http::outgoing_handler;
 use crate::bindings::wasi::http::types::{
-    ErrorCode as HttpError, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions,
-    Scheme, http_error_code,
+    ErrorCode as HttpError, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse, Method,
+    OutgoingBody, OutgoingRequest, RequestOptions, Scheme, http_error_code,
 };
 use crate::bindings::wasi::io::poll::{Pollable, poll};
-use crate::bindings::wasi::io::streams::StreamError;
+use crate::bindings::wasi::io::streams::{InputStream, OutputStream, StreamError};
+use crate::call::http_errors::{Phase, classify};
 use crate::call::{Failure, Stage, Transport};
 use crate::codec::{HttpRequest, HttpResponse};
 use crate::model::ErrorCode;
@@ -69,6 +78,15 @@ struct Exchange<'a> {
     timer: Pollable,
 }
 
+/// Whether a step can go on now or has to wait for its pollable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Waiting for the step's pollable.
+    Blocked,
+    /// Nothing more to wait for.
+    Finished,
+}
+
 impl<'a> Exchange<'a> {
     fn run(mut self, request: &'a HttpRequest, max_body: u32) -> Result<HttpResponse, Failure> {
         let (scheme, authority, path) = split_url(&request.url).ok_or_else(|| {
@@ -97,22 +115,65 @@ impl<'a> Exchange<'a> {
         let body = outgoing
             .body()
             .map_err(|()| fail(ErrorCode::Internal, "request body unavailable".into(), Stage::NotSent))?;
+        let stream = body.write().map_err(|()| {
+            fail(ErrorCode::Internal, "request body stream unavailable".into(), Stage::NotSent)
+        })?;
         let future = outgoing_handler::handle(outgoing, Some(self.request_options()))
-            .map_err(|code| self.http_failure(&code, Stage::NotSent))?;
-        let written = self.write_body(body, &request.body);
-        if !self.wait(&future.subscribe()) {
-            return Err(written.err().unwrap_or_else(|| self.deadline_failure(Stage::Sent)));
+            .map_err(|code| self.http_failure(&code, Phase::Handle))?;
+        // Declared parent first: locals drop in reverse, children before their parents.
+        let head_ready = future.subscribe();
+        let mut upload = Upload::new(body, stream, &request.body);
+        let mut response: Option<Answer> = None;
+        loop {
+            let writing = upload.advance(&self);
+            if response.is_none() {
+                response = self.take_head(&future, max_body)?;
+                if response.is_none()
+                    && let Some(failure) = upload.failed_for_good()
+                {
+                    // The host could not take the body and will not say more about it.
+                    return Err(failure);
+                }
+            }
+            let reading = match &mut response {
+                Some(answer) => answer.read(&self, max_body)?,
+                None => Progress::Blocked,
+            };
+            if reading == Progress::Finished {
+                // A complete answer stands, whether or not the server read all we sent.
+                upload.abandon();
+                let Some(answer) = response else { unreachable!("reading needs an answer") };
+                return Ok(answer.into_response());
+            }
+            // Nothing can move: block until one of the waiting steps, or the deadline, can.
+            let mut waiting: Vec<&Pollable> = Vec::with_capacity(3);
+            waiting.push(&self.timer);
+            if writing == Progress::Blocked
+                && let Some(ready) = upload.pollable()
+            {
+                waiting.push(ready);
+            }
+            waiting.push(match &response {
+                Some(answer) => &answer.ready,
+                None => &head_ready,
+            });
+            if poll(&waiting).contains(&0) {
+                let stage = if response.is_some() { Stage::Receiving } else { Stage::Sent };
+                return Err(self.deadline_failure(stage));
+            }
         }
-        // When the host refused or failed the request, its body stream closes too; the
-        // response future then carries the real cause.
+    }
+
+    /// The response head, once the host has it; the host's error when the request failed.
+    fn take_head(&self, future: &FutureIncomingResponse, max_body: u32) -> Result<Option<Answer>, Failure> {
         let response = match future.get() {
+            None => return Ok(None),
             Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(self.http_failure(&code, Stage::Sent)),
-            Some(Err(())) | None => {
+            Some(Ok(Err(code))) => return Err(self.http_failure(&code, Phase::Request)),
+            Some(Err(())) => {
                 return Err(fail(ErrorCode::Internal, "response future consumed twice".into(), Stage::Sent));
             }
         };
-        written?;
         let status = response.status();
         let headers: Vec<(String, String)> = response
             .headers()
@@ -128,9 +189,19 @@ impl<'a> Exchange<'a> {
         let incoming = response
             .consume()
             .map_err(|()| fail(ErrorCode::Internal, "response body unavailable".into(), Stage::Receiving))?;
-        let body = self.read_body(&incoming, max_body)?;
-        drop(IncomingBody::finish(incoming));
-        Ok(HttpResponse { status, headers, body })
+        let stream = incoming.stream().map_err(|()| {
+            fail(ErrorCode::Internal, "response body stream unavailable".into(), Stage::Receiving)
+        })?;
+        let ready = stream.subscribe();
+        Ok(Some(Answer {
+            ready,
+            stream,
+            _incoming: incoming,
+            _response: response,
+            status,
+            headers,
+            body: Vec::new(),
+        }))
     }
 
     fn request_options(&self) -> RequestOptions {
@@ -141,75 +212,6 @@ impl<'a> Exchange<'a> {
         let _ = options.set_first_byte_timeout(remaining);
         let _ = options.set_between_bytes_timeout(remaining);
         options
-    }
-
-    /// Waits for `pollable` until the deadline; false when the deadline came first.
-    fn wait(&self, pollable: &Pollable) -> bool {
-        poll(&[pollable, &self.timer]).contains(&0)
-    }
-
-    fn write_body(&self, body: OutgoingBody, bytes: &[u8]) -> Result<(), Failure> {
-        let stream = body.write().map_err(|()| {
-            fail(ErrorCode::Internal, "request body stream unavailable".into(), Stage::NotSent)
-        })?;
-        let ready = stream.subscribe();
-        let mut offset = 0;
-        while offset < bytes.len() {
-            let writable = stream.check_write().map_err(|e| self.stream_failure(e, Stage::Sent))?;
-            if writable == 0 {
-                if !self.wait(&ready) {
-                    return Err(self.deadline_failure(Stage::Sent));
-                }
-                continue;
-            }
-            let end = bytes.len().min(offset + usize::try_from(writable).unwrap_or(usize::MAX));
-            stream.write(&bytes[offset..end]).map_err(|e| self.stream_failure(e, Stage::Sent))?;
-            offset = end;
-        }
-        // Once every byte is written, a closed stream only means the host has the whole body.
-        match stream.flush() {
-            Ok(()) | Err(StreamError::Closed) => {}
-            Err(e) => return Err(self.stream_failure(e, Stage::Sent)),
-        }
-        loop {
-            match stream.check_write() {
-                Ok(0) => {
-                    if !self.wait(&ready) {
-                        return Err(self.deadline_failure(Stage::Sent));
-                    }
-                }
-                Ok(_) | Err(StreamError::Closed) => break,
-                Err(e) => return Err(self.stream_failure(e, Stage::Sent)),
-            }
-        }
-        drop(ready);
-        drop(stream);
-        OutgoingBody::finish(body, None).map_err(|code| self.http_failure(&code, Stage::Sent))
-    }
-
-    fn read_body(&self, incoming: &IncomingBody, max_body: u32) -> Result<Vec<u8>, Failure> {
-        let stream = incoming.stream().map_err(|()| {
-            fail(ErrorCode::Internal, "response body stream unavailable".into(), Stage::Receiving)
-        })?;
-        let ready = stream.subscribe();
-        let mut body = Vec::new();
-        loop {
-            match stream.read(READ_CHUNK) {
-                Ok(chunk) if chunk.is_empty() => {
-                    if !self.wait(&ready) {
-                        return Err(self.deadline_failure(Stage::Receiving));
-                    }
-                }
-                Ok(chunk) => {
-                    if body.len() + chunk.len() > max_body as usize {
-                        return Err(self.too_large(max_body));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Err(StreamError::Closed) => return Ok(body),
-                Err(error) => return Err(self.stream_failure(error, Stage::Receiving)),
-            }
-        }
     }
 
     fn too_large(&self, max_body: u32) -> Failure {
@@ -225,67 +227,186 @@ impl<'a> Exchange<'a> {
         )
     }
 
-    fn stream_failure(&self, error: StreamError, stage: Stage) -> Failure {
+    fn stream_failure(&self, error: StreamError, phase: Phase) -> Failure {
         match error {
-            StreamError::Closed => {
-                fail(ErrorCode::Unavailable, format!("connection to {} closed early", self.authority), stage)
-            }
+            StreamError::Closed => fail(
+                ErrorCode::Unavailable,
+                format!("connection to {} closed early", self.authority),
+                if phase == Phase::Response { Stage::Receiving } else { Stage::Sent },
+            ),
             StreamError::LastOperationFailed(e) => match http_error_code(&e) {
-                Some(code) => self.http_failure(&code, stage),
+                Some(code) => self.http_failure(&code, phase),
                 None => fail(
                     ErrorCode::Unavailable,
                     format!("{}: {}", self.authority, e.to_debug_string()),
-                    stage,
+                    if phase == Phase::Response { Stage::Receiving } else { Stage::Sent },
                 ),
             },
         }
     }
 
-    /// Maps a `wasi:http` error to a Connect code, keeping the cause in the message.
-    fn http_failure(&self, error: &HttpError, stage: Stage) -> Failure {
-        use ErrorCode as C;
-        use HttpError as E;
-        let (code, stage, cause): (ErrorCode, Stage, String) = match error {
-            E::DnsTimeout => (C::Unavailable, Stage::NotSent, "DNS lookup timed out".into()),
-            E::DnsError(p) => (C::Unavailable, Stage::NotSent, format!("DNS lookup failed ({:?})", p.rcode)),
-            E::DestinationNotFound | E::DestinationUnavailable | E::DestinationIpUnroutable => {
-                (C::Unavailable, Stage::NotSent, "destination unreachable".into())
+    /// A `wasi:http` error as the caller sees it (the table is [`classify`]), with the
+    /// server's address in the message.
+    fn http_failure(&self, error: &HttpError, phase: Phase) -> Failure {
+        let classified = classify(error, phase);
+        fail(classified.code, format!("{}: {}", self.authority, classified.cause), classified.stage)
+    }
+}
+
+/// Where the request body is.
+enum UploadState {
+    /// Bytes left to write.
+    Writing,
+    /// Everything written and flushed; waiting for the host to take it.
+    Flushing,
+    /// Finished: the host has the whole body.
+    Done,
+    /// The host stopped taking the body. `closed`: the stream closed, which a host does when
+    /// the request ended (failed, or answered); the response future then says how.
+    Stopped { failure: Failure, closed: bool },
+}
+
+/// The request body being written. Fields drop in order: the pollable, then its stream,
+/// then the body.
+struct Upload<'b> {
+    ready: Option<Pollable>,
+    stream: Option<OutputStream>,
+    body: Option<OutgoingBody>,
+    bytes: &'b [u8],
+    offset: usize,
+    state: UploadState,
+}
+
+impl<'b> Upload<'b> {
+    fn new(body: OutgoingBody, stream: OutputStream, bytes: &'b [u8]) -> Self {
+        let ready = stream.subscribe();
+        Upload {
+            ready: Some(ready),
+            stream: Some(stream),
+            body: Some(body),
+            bytes,
+            offset: 0,
+            state: UploadState::Writing,
+        }
+    }
+
+    /// Writes as much as the host takes now.
+    fn advance(&mut self, exchange: &Exchange<'_>) -> Progress {
+        loop {
+            let Some(stream) = &self.stream else { return Progress::Finished };
+            match self.state {
+                UploadState::Writing if self.offset == self.bytes.len() => {
+                    // Once every byte is written, a closed stream only means the host has
+                    // the whole body.
+                    match stream.flush() {
+                        Ok(()) | Err(StreamError::Closed) => self.state = UploadState::Flushing,
+                        Err(e) => self.stop(exchange.stream_failure(e, Phase::Request), false),
+                    }
+                }
+                UploadState::Writing => match stream.check_write() {
+                    Ok(0) => return Progress::Blocked,
+                    Ok(writable) => {
+                        let room = usize::try_from(writable).unwrap_or(usize::MAX);
+                        let end = self.bytes.len().min(self.offset.saturating_add(room));
+                        match stream.write(&self.bytes[self.offset..end]) {
+                            Ok(()) => self.offset = end,
+                            Err(e) => self.stop_on(exchange, e),
+                        }
+                    }
+                    Err(e) => self.stop_on(exchange, e),
+                },
+                UploadState::Flushing => match stream.check_write() {
+                    Ok(0) => return Progress::Blocked,
+                    Ok(_) | Err(StreamError::Closed) => self.finish(exchange),
+                    Err(e) => self.stop(exchange.stream_failure(e, Phase::Request), false),
+                },
+                UploadState::Done | UploadState::Stopped { .. } => return Progress::Finished,
             }
-            E::DestinationIpProhibited => {
-                (C::PermissionDenied, Stage::NotSent, "destination address prohibited by the host".into())
+        }
+    }
+
+    fn stop_on(&mut self, exchange: &Exchange<'_>, error: StreamError) {
+        let closed = matches!(error, StreamError::Closed);
+        self.stop(exchange.stream_failure(error, Phase::Request), closed);
+    }
+
+    fn stop(&mut self, failure: Failure, closed: bool) {
+        self.ready = None;
+        self.stream = None;
+        self.state = UploadState::Stopped { failure, closed };
+    }
+
+    fn finish(&mut self, exchange: &Exchange<'_>) {
+        self.ready = None;
+        self.stream = None;
+        let Some(body) = self.body.take() else { return };
+        match OutgoingBody::finish(body, None) {
+            Ok(()) => self.state = UploadState::Done,
+            Err(code) => {
+                let failure = exchange.http_failure(&code, Phase::Request);
+                self.state = UploadState::Stopped { failure, closed: false };
             }
-            E::ConnectionRefused => {
-                (C::Unavailable, Stage::NotSent, "connection refused (is metald running there?)".into())
+        }
+    }
+
+    /// The failure of an upload that stopped for a reason of its own (not a closed stream):
+    /// the host will not answer a request whose body it refused.
+    fn failed_for_good(&self) -> Option<Failure> {
+        match &self.state {
+            UploadState::Stopped { failure, closed: false } => Some(failure.clone()),
+            _ => None,
+        }
+    }
+
+    /// The pollable to wait on while the stream takes no more bytes.
+    fn pollable(&self) -> Option<&Pollable> {
+        self.ready.as_ref()
+    }
+
+    /// Gives up on the rest of the body: finishing it short tells the host it is incomplete
+    /// (it declared a `content-length`), so the host ends the request instead of sending
+    /// a truncated body as if it were whole.
+    fn abandon(&mut self) {
+        self.ready = None;
+        self.stream = None;
+        if let Some(body) = self.body.take() {
+            let _ = OutgoingBody::finish(body, None);
+        }
+    }
+}
+
+/// A response whose head has arrived. Fields drop in order: the pollable, its stream, the
+/// body, the response.
+struct Answer {
+    ready: Pollable,
+    stream: InputStream,
+    _incoming: IncomingBody,
+    _response: IncomingResponse,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    /// Reads what the body has now; `Finished` at its end.
+    fn read(&mut self, exchange: &Exchange<'_>, max_body: u32) -> Result<Progress, Failure> {
+        loop {
+            match self.stream.read(READ_CHUNK) {
+                Ok(chunk) if chunk.is_empty() => return Ok(Progress::Blocked),
+                Ok(chunk) => {
+                    if self.body.len() + chunk.len() > max_body as usize {
+                        return Err(exchange.too_large(max_body));
+                    }
+                    self.body.extend_from_slice(&chunk);
+                }
+                Err(StreamError::Closed) => return Ok(Progress::Finished),
+                Err(error) => return Err(exchange.stream_failure(error, Phase::Response)),
             }
-            E::ConnectionLimitReached => {
-                (C::Unavailable, Stage::NotSent, "host connection limit reached".into())
-            }
-            E::ConnectionTimeout => (C::DeadlineExceeded, Stage::NotSent, "connect timed out".into()),
-            E::ConnectionTerminated => (C::Unavailable, stage, "connection closed by the server".into()),
-            E::ConnectionReadTimeout | E::ConnectionWriteTimeout | E::HttpResponseTimeout => {
-                (C::DeadlineExceeded, stage, "timed out waiting for the server".into())
-            }
-            E::TlsProtocolError => (C::Unauthenticated, Stage::NotSent, "TLS handshake failed".into()),
-            E::TlsCertificateError => (C::Unauthenticated, Stage::NotSent, "TLS certificate rejected".into()),
-            E::TlsAlertReceived(p) => {
-                let alert = p.alert_message.clone().unwrap_or_default();
-                (C::Unauthenticated, Stage::NotSent, format!("TLS: {alert}"))
-            }
-            E::HttpRequestDenied => {
-                (C::PermissionDenied, Stage::NotSent, "request denied by the host's outbound policy".into())
-            }
-            E::HttpResponseIncomplete => (C::Unavailable, Stage::Receiving, "response ended early".into()),
-            E::HttpResponseHeaderSectionSize(_) | E::HttpResponseHeaderSize(_) => {
-                (C::ResourceExhausted, Stage::Receiving, "response headers over the host's limit".into())
-            }
-            E::HttpResponseBodySize(_) => {
-                (C::ResourceExhausted, Stage::Receiving, "response body over the host's limit".into())
-            }
-            E::HttpProtocolError => (C::Unavailable, stage, "HTTP protocol error".into()),
-            E::InternalError(Some(m)) => (C::Unknown, stage, m.clone()),
-            other => (C::Internal, stage, format!("{other:?}")),
-        };
-        fail(code, format!("{}: {cause}", self.authority), stage)
+        }
+    }
+
+    fn into_response(self) -> HttpResponse {
+        HttpResponse { status: self.status, headers: self.headers, body: self.body }
     }
 }
 
