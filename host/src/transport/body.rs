@@ -1,5 +1,6 @@
-//! Response bodies with a between-bytes timeout, and a connector that bounds connect + TLS
-//! and counts connections.
+//! Response bodies with a between-bytes timeout, the heartbeat that tells the runaway check
+//! a component is waiting for I/O rather than computing, and a connector that bounds
+//! connect + TLS and counts connections.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,12 +18,33 @@ use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 use super::Counters;
 use crate::limits::Activity;
 
+/// How often a component blocked on I/O is recorded as active. The runaway check stops a
+/// component that computes for its budget (10 s by default) without I/O; a component that
+/// waits that long for a slow server is not computing, and must end with its own deadline.
+pub const HEARTBEAT: Duration = Duration::from_millis(200);
+
+/// Runs `future` (a request being sent, an answer awaited) and records activity every
+/// [`HEARTBEAT`] while it is pending.
+pub async fn while_waiting<F: Future>(activity: &Activity, future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            output = &mut future => return output,
+            _ = beat.tick() => activity.touch(),
+        }
+    }
+}
+
 /// A response body that fails when no bytes arrive for `between_bytes`, and records
-/// activity as bytes arrive.
+/// activity as bytes arrive and, every [`HEARTBEAT`], while the component waits for them.
 pub struct GuardedBody {
     incoming: Incoming,
     between_bytes: Duration,
     sleep: Pin<Box<tokio::time::Sleep>>,
+    heartbeat: Pin<Box<tokio::time::Sleep>>,
     activity: Activity,
 }
 
@@ -30,7 +52,8 @@ impl GuardedBody {
     /// Guards `incoming`.
     pub fn new(incoming: Incoming, between_bytes: Duration, activity: Activity) -> Self {
         let sleep = Box::pin(tokio::time::sleep(between_bytes));
-        GuardedBody { incoming, between_bytes, sleep, activity }
+        let heartbeat = Box::pin(tokio::time::sleep(HEARTBEAT));
+        GuardedBody { incoming, between_bytes, sleep, heartbeat, activity }
     }
 
     /// As the body type `wasmtime-wasi-http` wants.
@@ -58,6 +81,12 @@ impl Body for GuardedBody {
             Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(super::errors::from_body_error(&error)))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
+                // Polled while pending: the component waits for these bytes.
+                while this.heartbeat.as_mut().poll(cx).is_ready() {
+                    this.activity.touch();
+                    let next = tokio::time::Instant::now() + HEARTBEAT;
+                    this.heartbeat.as_mut().reset(next);
+                }
                 ready!(this.sleep.as_mut().poll(cx));
                 Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
             }

@@ -202,7 +202,8 @@ impl Transport {
         let first_byte = options.first_byte_timeout.unwrap_or(self.config.default_response_timeout);
         let between_bytes = options.between_bytes_timeout.unwrap_or(self.config.default_response_timeout);
         let authority = request.uri().authority().map(ToString::to_string).unwrap_or_default();
-        let response = match tokio::time::timeout(first_byte, client.request(request)).await {
+        let sending = tokio::time::timeout(first_byte, client.request(request));
+        let response = match body::while_waiting(&activity, sending).await {
             Err(_) => return Err(HttpError::ConnectionReadTimeout),
             Ok(Err(error)) => {
                 let mapped = errors::from_client_error(&error);
