@@ -84,13 +84,28 @@ func tlsAlert(id *uint8, text string) metald.WasiHttpErrorCode {
 	}
 }
 
+// notProcessed reports whether net/http says the server did not process the request: an
+// HTTP/2 stream the server refused (RST_STREAM REFUSED_STREAM), a stream above the
+// last-stream-id of the server's GOAWAY, a connection that was unusable before the request
+// was written (RFC 9113 §8.7). net/http retries these itself when it can; what is left
+// reaches here, often wrapped in "cannot retry err [...]", and only as text.
+func notProcessed(text string) bool {
+	return strings.Contains(text, "REFUSED_STREAM") ||
+		strings.Contains(text, "http2: Transport received Server's graceful shutdown GOAWAY") ||
+		strings.Contains(text, "http2: Transport received GOAWAY from server") ||
+		strings.Contains(text, "http2: client conn not usable")
+}
+
 // ErrorCode maps a Go failure of an outbound request to the wasi:http error code the
-// component gets, as the Rust host does: connection refused → connection-refused, connect
-// or handshake timeout → connection-timeout, reset or EOF → connection-terminated (on a
-// response body: HTTP-response-incomplete), TLS failures → TLS-alert-received with the
-// cause in alert-message, DNS → DNS-error or DNS-timeout, unreachable → destination-unavailable,
-// a header section over the limit → HTTP-response-header-section-size, a malformed
-// response → HTTP-protocol-error, anything else → internal-error with the text.
+// component gets, as the Rust host does (host/src/transport/errors.rs); the component's
+// reading of every code is testdata/transport-errors.json. connection-refused means the
+// server did not process the request, so the component may repeat it, writes included: a
+// refused connection, or what notProcessed recognises. Otherwise: connect or handshake
+// timeout → connection-timeout, reset or EOF → connection-terminated (on a response body:
+// HTTP-response-incomplete), TLS failures → TLS-alert-received with the cause in
+// alert-message, DNS → DNS-error or DNS-timeout, unreachable → destination-unavailable, a
+// header section over the limit → HTTP-response-header-section-size, a malformed response →
+// HTTP-protocol-error, anything else → internal-error with the text.
 func ErrorCode(err error) metald.WasiHttpErrorCode {
 	if err == nil {
 		return internalError("no error")
@@ -103,7 +118,8 @@ func ErrorCode(err error) metald.WasiHttpErrorCode {
 	if errors.As(err, &body) {
 		code := ErrorCode(body.err)
 		switch code.Tag {
-		case metald.WasiHttpErrorCodeTagConnectionTerminated, metald.WasiHttpErrorCodeTagHTTPProtocolError:
+		case metald.WasiHttpErrorCodeTagConnectionTerminated, metald.WasiHttpErrorCodeTagHTTPProtocolError,
+			metald.WasiHttpErrorCodeTagConnectionRefused:
 			return tagCode(metald.WasiHttpErrorCodeTagHTTPResponseIncomplete)
 		}
 		return code
@@ -112,6 +128,9 @@ func ErrorCode(err error) metald.WasiHttpErrorCode {
 		return code
 	}
 	text := err.Error()
+	if notProcessed(text) {
+		return tagCode(metald.WasiHttpErrorCodeTagConnectionRefused)
+	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) {
 		if dns.IsTimeout {
