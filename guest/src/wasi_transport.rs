@@ -115,11 +115,11 @@ impl<'a> Exchange<'a> {
         let body = outgoing
             .body()
             .map_err(|()| fail(ErrorCode::Internal, "request body unavailable".into(), Stage::NotSent))?;
+        let future = outgoing_handler::handle(outgoing, Some(self.request_options()))
+            .map_err(|code| self.http_failure(&code, Phase::Handle))?;
         let stream = body.write().map_err(|()| {
             fail(ErrorCode::Internal, "request body stream unavailable".into(), Stage::NotSent)
         })?;
-        let future = outgoing_handler::handle(outgoing, Some(self.request_options()))
-            .map_err(|code| self.http_failure(&code, Phase::Handle))?;
         // Declared parent first: locals drop in reverse, children before their parents.
         let head_ready = future.subscribe();
         let mut upload = Upload::new(body, stream, &request.body);
