@@ -88,7 +88,10 @@ impl Body for GuardedBody {
                     this.heartbeat.as_mut().reset(next);
                 }
                 ready!(this.sleep.as_mut().poll(cx));
-                Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
+                Poll::Ready(Some(Err(super::errors::code(
+                    &super::errors::Cause::Stalled,
+                    super::errors::Phase::ResponseBody,
+                ))))
             }
         }
     }

@@ -13,8 +13,11 @@
 //! - `connection-terminated`: the connection broke while the request may have reached the
 //!   server (its outcome is unknown); `HTTP-response-incomplete`: the answer had begun.
 //! - TLS failures are `TLS-alert-received` with the cause in `alert-message`.
-//! - Timeouts: `connection-timeout` (connect and TLS), `connection-read-timeout` (no answer, or
-//!   a stalled body), `HTTP-response-timeout` (hyper's own).
+//! - Timeouts: `connection-timeout` (connect and TLS), `connection-read-timeout` (no answer
+//!   before the first-byte timeout, a body stalled past the between-bytes timeout),
+//!   `HTTP-response-timeout` (hyper's own).
+//! - Our own refusals: `HTTP-request-denied` (the allow-list), `TLS-alert-received` (no client
+//!   identity), `HTTP-response-header-section-size` (a head over the limit).
 //! - `HTTP-protocol-error`: a malformed answer, or an HTTP/2 protocol error h2 detected.
 //! - Anything else is `internal-error` with the error chain as its text.
 
@@ -42,6 +45,14 @@ pub enum Phase {
 /// What went wrong, in the terms the table needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cause {
+    /// The destination is not on the allow-list.
+    Denied,
+    /// The TLS provider has no client identity to present; why.
+    NoIdentity(String),
+    /// No response head before the first-byte timeout.
+    NoAnswer,
+    /// No response body bytes for the between-bytes timeout.
+    Stalled,
     /// rustls refused something (the handshake, a certificate, an alert); its text.
     Tls(String),
     /// Connecting (TCP and TLS) took longer than the connect budget.
@@ -60,8 +71,8 @@ pub enum Cause {
     NotStarted,
     /// The connection closed before the response was complete.
     Incomplete,
-    /// The response head is larger than allowed.
-    HeadTooLarge,
+    /// The response head is larger than allowed; its size when known.
+    HeadTooLarge(Option<u32>),
     /// The response is not valid HTTP.
     Malformed,
     /// hyper's own timeout.
@@ -124,7 +135,7 @@ pub fn cause(error: &(dyn StdError + 'static)) -> Cause {
     }
     match hyper {
         Some(e) if e.is_timeout() => Cause::Timeout,
-        Some(e) if e.is_parse_too_large() => Cause::HeadTooLarge,
+        Some(e) if e.is_parse_too_large() => Cause::HeadTooLarge(None),
         Some(e) if e.is_incomplete_message() || e.is_closed() => Cause::Incomplete,
         Some(e) if e.is_parse() || e.is_parse_status() => Cause::Malformed,
         _ => Cause::Other(chain(error)),
@@ -163,6 +174,9 @@ fn is_unreachable(kind: ErrorKind) -> bool {
 pub fn code(cause: &Cause, phase: Phase) -> HttpError {
     use Phase::{Connect, Request, ResponseBody};
     match (cause, phase) {
+        (Cause::Denied, _) => HttpError::HttpRequestDenied,
+        (Cause::NoIdentity(why), _) => tls_failure(format!("client identity unavailable: {why}")),
+        (Cause::NoAnswer | Cause::Stalled, _) => HttpError::ConnectionReadTimeout,
         (Cause::Tls(message), _) => tls_failure(message.clone()),
         (Cause::SetupTimeout, _) => HttpError::ConnectionTimeout,
         (Cause::Dns(message), _) => HttpError::DnsError { rcode: Some(message.clone()), info_code: None },
@@ -186,7 +200,7 @@ pub fn code(cause: &Cause, phase: Phase) -> HttpError {
         (Cause::Incomplete, Connect) => HttpError::ConnectionRefused,
         (Cause::Incomplete, Request) => HttpError::ConnectionTerminated,
         (Cause::Incomplete, ResponseBody) => HttpError::HttpResponseIncomplete,
-        (Cause::HeadTooLarge, _) => HttpError::HttpResponseHeaderSectionSize(None),
+        (Cause::HeadTooLarge(size), _) => HttpError::HttpResponseHeaderSectionSize(*size),
         (Cause::Malformed, _) => HttpError::HttpProtocolError,
         (Cause::Timeout, _) => HttpError::HttpResponseTimeout,
         (Cause::Other(text), _) => HttpError::InternalError(Some(text.clone())),
@@ -252,6 +266,7 @@ mod tests {
         let tls = || tls_failure("invalid peer certificate: UnknownIssuer".into());
         let dns = || E::DnsError { rcode: Some("dns error: no such host".into()), info_code: None };
         let other = || E::InternalError(Some("odd".into()));
+        let no_identity = || tls_failure("client identity unavailable: socket gone".into());
         #[rustfmt::skip]
         let table: Vec<(Cause, [E; 3])> = vec![
             (Cause::Tls("invalid peer certificate: UnknownIssuer".into()), [tls(), tls(), tls()]),
@@ -288,7 +303,12 @@ mod tests {
             (Cause::H2Local(Reason::COMPRESSION_ERROR), [E::HttpProtocolError, E::HttpProtocolError, E::HttpProtocolError]),
             (Cause::NotStarted, [E::ConnectionRefused, E::ConnectionRefused, E::HttpResponseIncomplete]),
             (Cause::Incomplete, [E::ConnectionRefused, E::ConnectionTerminated, E::HttpResponseIncomplete]),
-            (Cause::HeadTooLarge, [E::HttpResponseHeaderSectionSize(None), E::HttpResponseHeaderSectionSize(None), E::HttpResponseHeaderSectionSize(None)]),
+            (Cause::HeadTooLarge(None), [E::HttpResponseHeaderSectionSize(None), E::HttpResponseHeaderSectionSize(None), E::HttpResponseHeaderSectionSize(None)]),
+            (Cause::HeadTooLarge(Some(70_000)), [E::HttpResponseHeaderSectionSize(Some(70_000)), E::HttpResponseHeaderSectionSize(Some(70_000)), E::HttpResponseHeaderSectionSize(Some(70_000))]),
+            (Cause::Denied, [E::HttpRequestDenied, E::HttpRequestDenied, E::HttpRequestDenied]),
+            (Cause::NoIdentity("socket gone".into()), [no_identity(), no_identity(), no_identity()]),
+            (Cause::NoAnswer, [E::ConnectionReadTimeout, E::ConnectionReadTimeout, E::ConnectionReadTimeout]),
+            (Cause::Stalled, [E::ConnectionReadTimeout, E::ConnectionReadTimeout, E::ConnectionReadTimeout]),
             (Cause::Malformed, [E::HttpProtocolError, E::HttpProtocolError, E::HttpProtocolError]),
             (Cause::Timeout, [E::HttpResponseTimeout, E::HttpResponseTimeout, E::HttpResponseTimeout]),
             (Cause::Other("odd".into()), [other(), other(), other()]),
@@ -304,6 +324,40 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    /// Every HTTP/2 error code (RFC 9113 §7), as the server's RST_STREAM, as the reason of
+    /// a GOAWAY the request was above, and as a protocol error h2 found, before the answer.
+    #[test]
+    fn every_h2_reason_maps_to_its_code() {
+        let reasons = [
+            (Reason::NO_ERROR, E::ConnectionTerminated),
+            (Reason::PROTOCOL_ERROR, E::ConnectionTerminated),
+            (Reason::INTERNAL_ERROR, E::ConnectionTerminated),
+            (Reason::FLOW_CONTROL_ERROR, E::ConnectionTerminated),
+            (Reason::SETTINGS_TIMEOUT, E::ConnectionTerminated),
+            (Reason::STREAM_CLOSED, E::ConnectionTerminated),
+            (Reason::FRAME_SIZE_ERROR, E::ConnectionTerminated),
+            (Reason::REFUSED_STREAM, E::ConnectionRefused),
+            (Reason::CANCEL, E::ConnectionTerminated),
+            (Reason::COMPRESSION_ERROR, E::ConnectionTerminated),
+            (Reason::CONNECT_ERROR, E::ConnectionTerminated),
+            (Reason::ENHANCE_YOUR_CALM, E::ConnectionTerminated),
+            (Reason::INADEQUATE_SECURITY, E::TlsProtocolError),
+            (Reason::HTTP_1_1_REQUIRED, E::HttpProtocolError),
+        ];
+        assert_eq!(reasons.len(), 14, "RFC 9113 defines 0x0 to 0xd");
+        for (number, (reason, reset)) in reasons.into_iter().enumerate() {
+            assert_eq!(u32::from(reason), u32::try_from(number).unwrap());
+            let got = code(&remote(reason, false), Phase::Request);
+            assert_eq!(format!("{got:?}"), format!("{reset:?}"), "RST_STREAM({reason:?})");
+            let got = code(&remote(reason, true), Phase::Request);
+            assert!(matches!(got, E::ConnectionRefused), "above GOAWAY({reason:?}): {got:?}");
+            let got = code(&Cause::H2Local(reason), Phase::Request);
+            assert!(matches!(got, E::HttpProtocolError), "h2 found {reason:?}: {got:?}");
+            let got = code(&remote(reason, false), Phase::ResponseBody);
+            assert!(matches!(got, E::HttpResponseIncomplete), "RST_STREAM({reason:?}) mid-body: {got:?}");
+        }
     }
 
     #[test]

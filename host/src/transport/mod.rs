@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use allow::{AllowError, AllowList, AllowedHost};
+use errors::{Cause, Phase};
 pub use hooks::Hooks;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -186,12 +187,14 @@ impl Transport {
                 allowed = ?self.config.allow.entries().iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "outbound request denied: not on the allow-list"
             );
-            return Err(HttpError::HttpRequestDenied);
+            return Err(errors::code(&Cause::Denied, Phase::Connect));
         }
-        let identity = self.config.tls.identity().await.map_err(|e| HttpError::TlsAlertReceived {
-            alert_id: None,
-            alert_message: Some(format!("client identity unavailable: {e}")),
-        })?;
+        let identity = self
+            .config
+            .tls
+            .identity()
+            .await
+            .map_err(|e| errors::code(&Cause::NoIdentity(e.to_string()), Phase::Connect))?;
         let client = self.client(&identity);
         // A connection whose response just ended goes back to the pool in a task of its
         // own; let it run first, so a sequential caller reuses it instead of racing a new
@@ -204,7 +207,7 @@ impl Transport {
         let authority = request.uri().authority().map(ToString::to_string).unwrap_or_default();
         let sending = tokio::time::timeout(first_byte, client.request(request));
         let response = match body::while_waiting(&activity, sending).await {
-            Err(_) => return Err(HttpError::ConnectionReadTimeout),
+            Err(_) => return Err(errors::code(&Cause::NoAnswer, Phase::Request)),
             Ok(Err(error)) => {
                 let mapped = errors::from_client_error(&error);
                 tracing::info!(%authority, error = %errors::chain(&error), ?mapped, "request failed");
@@ -218,7 +221,7 @@ impl Transport {
             response.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
         if head_size > self.config.max_response_header_bytes {
             tracing::warn!(%authority, head_size, limit = self.config.max_response_header_bytes, "response headers over the limit");
-            return Err(HttpError::HttpResponseHeaderSectionSize(u32::try_from(head_size).ok()));
+            return Err(errors::code(&Cause::HeadTooLarge(u32::try_from(head_size).ok()), Phase::Request));
         }
         Ok(response.map(|incoming| body::GuardedBody::new(incoming, between_bytes, activity).boxed()))
     }
