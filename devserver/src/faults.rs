@@ -26,6 +26,12 @@ pub enum Fault {
     WrongContentType,
     /// Answer with a response header this many bytes long.
     OversizedHeaders(usize),
+    /// Answer normally, gzip-compressed as two gzip members (RFC 1952 §2.2) with the message
+    /// split between them.
+    GzipMembers,
+    /// Answer normally, with every VM state in the answer set to this number: what a server
+    /// newer than the schema sends (`state:5`).
+    State(i32),
 }
 
 /// Why a fault spec did not parse.
@@ -72,10 +78,14 @@ impl FromStr for FaultSpec {
             ("oversized-headers", n) => {
                 Fault::OversizedHeaders(n.parse().map_err(|_| error(format!("{n:?} is not a byte count")))?)
             }
+            ("gzip-members", "") => Fault::GzipMembers,
+            ("state", n) => {
+                Fault::State(n.parse().map_err(|_| error(format!("{n:?} is not a state number")))?)
+            }
             _ => {
                 return Err(error(
                     "expected latency:DURATION, unavailable[:N], reset, reset-mid-body, garbage, oversized:BYTES, \
-                     oversized-headers:BYTES or wrong-content-type"
+                     oversized-headers:BYTES, wrong-content-type, gzip-members or state:N"
                         .into(),
                 ));
             }
@@ -156,6 +166,8 @@ mod tests {
             ("ListVms=oversized:1000", "ListVms", Fault::Oversized(1000)),
             ("PauseVm=wrong-content-type", "PauseVm", Fault::WrongContentType),
             ("GetVmInfo=oversized-headers:70000", "GetVmInfo", Fault::OversizedHeaders(70000)),
+            ("GetVmInfo=gzip-members", "GetVmInfo", Fault::GzipMembers),
+            ("ListVms=state:5", "ListVms", Fault::State(5)),
         ];
         for (text, rpc, fault) in cases {
             assert_eq!(text.parse::<FaultSpec>().unwrap(), FaultSpec { rpc: rpc.into(), fault }, "{text}");

@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod faults;
+mod rewrite;
 pub mod server;
 pub mod service;
 pub mod store;

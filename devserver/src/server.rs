@@ -236,7 +236,12 @@ impl tower::Service<http::Request<Incoming>> for Front {
                     let Ok(response) = tower::Service::call(&mut connect, request).await;
                     let response = response
                         .map(|body: ConnectRpcBody| body.map_err(|never| match never {}).boxed_unsync());
-                    if other == Some(Fault::ResetMidBody) { break_mid_body(response).await } else { response }
+                    match other {
+                        Some(Fault::ResetMidBody) => break_mid_body(response).await,
+                        Some(Fault::GzipMembers) => crate::rewrite::gzip_members(response).await,
+                        Some(Fault::State(state)) => crate::rewrite::with_state(response, &rpc, state).await,
+                        _ => response,
+                    }
                 }
             };
             guard.finish();
