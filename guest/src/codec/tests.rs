@@ -425,3 +425,76 @@ fn codec_vectors_shared_with_the_go_tests() {
         }
     }
 }
+
+fn gzipped(content_type: &str, body: Vec<u8>) -> HttpResponse {
+    let mut response = ok(content_type, body);
+    response.headers.push(("Content-Encoding".into(), "gzip".into()));
+    response
+}
+
+/// Two gzip members (RFC 1952 §2.2) holding `message` split at `at`.
+fn two_members(message: &[u8], at: usize) -> Vec<u8> {
+    let mut body = body::tests::gzip_stored(&message[..at]);
+    body.extend(body::tests::gzip_stored(&message[at..]));
+    body
+}
+
+#[test]
+fn gzip_members_get_vm_info_state_in_the_second_member() {
+    let message = pb::GetVmInfoResponse {
+        vm_id: "ud-0123456789abcdef".into(),
+        state: pb::VmState::Running as i32,
+        ..Default::default()
+    }
+    .encode_to_vec();
+    // vm_id (field 1) is 21 bytes; the state (field 3) follows in the second member.
+    let response = gzipped("application/proto", two_members(&message, 21));
+    let RpcResponse::GetVmInfo(info) =
+        decode_response(&options(Codec::Proto), RpcMethod::GetVmInfo, &response).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((info.vm_id.as_str(), info.state), ("ud-0123456789abcdef", VmState::Running));
+}
+
+#[test]
+fn gzip_members_list_vms_split_across_members_lists_both() {
+    let vm =
+        |id: &str| pb::VmInfo { vm_id: id.into(), state: pb::VmState::Created as i32, ..Default::default() };
+    let message =
+        pb::ListVmsResponse { vms: vec![vm("ud-1"), vm("ud-2")], total_count: 2, ..Default::default() }
+            .encode_to_vec();
+    for codec in [Codec::Proto, Codec::Json] {
+        let (content_type, bytes) = match codec {
+            Codec::Proto => ("application/proto", message.clone()),
+            Codec::Json => (
+                "application/json",
+                metald_proto::json::to_json(&pb::ListVmsResponse::decode(&message[..]).unwrap()),
+            ),
+        };
+        // Split inside the second VM, and into three members.
+        let mut body = two_members(&bytes[..bytes.len() - 3], bytes.len() / 2);
+        body.extend(body::tests::gzip_stored(&bytes[bytes.len() - 3..]));
+        let RpcResponse::ListVms(list) =
+            decode_response(&options(codec), RpcMethod::ListVms, &gzipped(content_type, body)).unwrap()
+        else {
+            panic!()
+        };
+        let ids: Vec<&str> = list.vms.iter().map(|v| v.vm_id.as_str()).collect();
+        assert_eq!((ids, list.total_count), (vec!["ud-1", "ud-2"], 2), "{codec:?}");
+    }
+}
+
+#[test]
+fn gzip_trailing_garbage_after_a_member_is_an_internal_error() {
+    let message = pb::BootVmResponse { success: true, state: pb::VmState::Running as i32 }.encode_to_vec();
+    for trailer in [&b"garbage"[..], &[0u8; 8][..], &[0x1f][..], &[0x1f, 0x8b, 8][..]] {
+        let mut body = body::tests::gzip_stored(&message);
+        body.extend_from_slice(trailer);
+        let message = expect_transport(
+            decode_response(&options(Codec::Proto), RpcMethod::BootVm, &gzipped("application/proto", body)),
+            ErrorCode::Internal,
+        );
+        assert!(message.contains("gzip"), "{trailer:?}: {message}");
+    }
+}
