@@ -1,6 +1,6 @@
-//! Answers whose content used to be dropped without a word (issue 13, §2): gzip bodies of
-//! several members. Through the `metald-host` binary against the dev server's `gzip-members`
-//! fault.
+//! Answers and files whose content used to be dropped without a word (issue 13, §2 and §6):
+//! gzip bodies of several members, and config files that give a key twice. Through the
+//! `metald-host` binary, against the dev server's `gzip-members` fault.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -39,4 +39,30 @@ async fn an_answer_in_two_gzip_members_is_read_whole_in_both_codecs() {
         assert_eq!(listed["TotalCount"].as_u64(), Some(ids.len() as u64), "{codec}");
         server.faults().clear();
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_validate_refuses_a_key_given_twice_naming_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vm.json");
+    let generated = ok(&cli("http://127.0.0.1:9", &["--template", "standard", "config-gen"]).await);
+    assert!(generated.contains("\"metadata\": {"), "{generated}");
+    let twice =
+        generated.replacen("\"metadata\": {", "\"metadata\": {\"owner\": \"ops\"},\n  \"metadata\": {", 1);
+    std::fs::write(&file, &twice).unwrap();
+    let path = file.to_str().unwrap();
+
+    let output = cli("http://127.0.0.1:9", &["config-validate", path]).await;
+    assert_eq!(code(&output), 1, "{}", stdout(&output));
+    assert!(stdout(&output).contains("metadata: key given 2 times; give it once"), "{}", stdout(&output));
+    let report = json(&cli("http://127.0.0.1:9", &["config-validate", path, "--json"]).await);
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["issues"][0]["field"], "metadata", "{report}");
+
+    std::fs::write(&file, generated.replacen("\"cpu\": {", "\"CPU\": {}, \"cpu\": {", 1)).unwrap();
+    let report = json(&cli("http://127.0.0.1:9", &["config-validate", path, "--json"]).await);
+    assert_eq!(report["issues"][0]["field"], "cpu", "{report}");
+    // The same file through create is refused before anything is sent.
+    let output = cli("http://127.0.0.1:9", &["--config", path, "create"]).await;
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
 }

@@ -9,8 +9,6 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use serde_json::Value;
-
 pub use crate::bindings::exports::metald::client::config_file::{
     FileBoot, FileConsole, FileCpu, FileIpv4, FileIpv6, FileMemory, FileNetwork, FileStorage, VmConfigFile,
 };
@@ -18,7 +16,7 @@ use crate::builder::Builder;
 use crate::errors::{invalid, issue, issues_to_result};
 use crate::model::*;
 use crate::templates;
-use read::{Object, Problems};
+use read::{Object, Problems, Value};
 use write::Json;
 
 const MIB: u64 = 1 << 20;
@@ -165,7 +163,7 @@ fn section<T>(
     read: impl FnOnce(&mut Object<'_>, &mut Problems) -> T,
 ) -> T {
     let path = read::join(parent.path(), key);
-    let value = parent.get(key).unwrap_or(&Value::Null);
+    let value = parent.get(key, p).unwrap_or(&Value::Null);
     let mut object = Object::new(value, &path, p);
     let out = read(&mut object, p);
     object.finish(p);

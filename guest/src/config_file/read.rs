@@ -1,13 +1,14 @@
 //! Strict reading of a parsed JSON document with field paths: Go's case-insensitive key
-//! matching, but unknown keys, wrong types and out-of-range numbers are reported, all of
-//! them, each with its path.
+//! matching, but unknown keys, repeated keys, wrong types and out-of-range numbers are
+//! reported, all of them, each with its path.
 
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::fmt;
 
-use metald_proto::json::kind_name as kind;
-use serde_json::{Map, Value};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Number;
 
 use crate::errors::issue;
 use crate::model::{StringMap, ValidationIssue, map_set};
@@ -23,11 +24,111 @@ impl Problems {
     }
 }
 
+/// A parsed JSON document that keeps every member of an object in document order, a repeated
+/// key included (`serde_json::Value` keeps only the last one, so a repeated key would lose
+/// content without a trace; Go's decoder applies each in turn and merges repeated maps).
+#[derive(Debug, PartialEq)]
+pub enum Value {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number.
+    Number(Number),
+    /// A string.
+    String(String),
+    /// A list.
+    Array(Vec<Value>),
+    /// An object's members, in order, repeated keys included.
+    Object(Vec<(String, Value)>),
+}
+
+/// How a value is named in messages: `a string`.
+pub fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Value, D::Error> {
+        struct JsonVisitor;
+
+        impl<'de> Visitor<'de> for JsonVisitor {
+            type Value = Value;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+                Ok(Value::Bool(b))
+            }
+
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
+                Ok(Value::Number(n.into()))
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
+                Ok(Value::Number(n.into()))
+            }
+
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
+                Number::from_f64(n).map(Value::Number).ok_or_else(|| E::custom("a non-finite number"))
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+                Ok(Value::String(s.to_string()))
+            }
+
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+                Ok(Value::String(s))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+                Value::deserialize(d)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Value::Array(items))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Value>()? {
+                    members.push(member);
+                }
+                Ok(Value::Object(members))
+            }
+        }
+
+        deserializer.deserialize_any(JsonVisitor)
+    }
+}
+
 /// One JSON object being read; unread keys are reported by [`Object::finish`].
 pub struct Object<'a> {
     path: String,
-    map: Option<&'a Map<String, Value>>,
-    read: Vec<&'a str>,
+    map: Option<&'a [(String, Value)]>,
+    /// Indexes of the members read.
+    read: Vec<usize>,
 }
 
 /// The path of `key` under `parent` (`cpu.vcpu_count`).
@@ -39,7 +140,7 @@ impl<'a> Object<'a> {
     /// Reads `value` at `path` as an object; `null` reads as an empty object.
     pub fn new(value: &'a Value, path: &str, problems: &mut Problems) -> Object<'a> {
         let map = match value {
-            Value::Object(map) => Some(map),
+            Value::Object(map) => Some(map.as_slice()),
             Value::Null => None,
             other => {
                 problems.add(path, format!("expected an object, got {}", kind(other)));
@@ -54,19 +155,31 @@ impl<'a> Object<'a> {
         &self.path
     }
 
-    /// The value of `key`: an exact match, else a case-insensitive one (as Go reads).
+    /// The value of `key`, matched case-insensitively (as Go reads). A key given more than
+    /// once, in any spelling, is a problem at its path (the last one is read, as Go would).
     /// `null` and absent keys read as `None`.
-    pub fn get(&mut self, key: &str) -> Option<&'a Value> {
+    pub fn get(&mut self, key: &str, problems: &mut Problems) -> Option<&'a Value> {
         let map = self.map?;
-        let (found, value) =
-            map.get_key_value(key).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)))?;
-        self.read.push(found.as_str());
-        (!value.is_null()).then_some(value)
+        let found: Vec<usize> = (0..map.len()).filter(|i| map[*i].0.eq_ignore_ascii_case(key)).collect();
+        let last = *found.last()?;
+        if found.len() > 1 {
+            let spellings: Vec<String> = found.iter().map(|i| format!("{:?}", map[*i].0)).collect();
+            let how = if found.iter().all(|i| map[*i].0 == map[last].0) {
+                String::new()
+            } else {
+                format!(" (as {}; keys match case-insensitively)", spellings.join(", "))
+            };
+            problems
+                .add(&join(&self.path, key), format!("key given {} times{how}; give it once", found.len()));
+        }
+        self.read.extend(found);
+        let value = &map[last].1;
+        (*value != Value::Null).then_some(value)
     }
 
     /// A string field; absent or `null` is empty.
     pub fn string(&mut self, key: &str, problems: &mut Problems) -> String {
-        match self.get(key) {
+        match self.get(key, problems) {
             None => String::new(),
             Some(Value::String(s)) => s.clone(),
             Some(other) => {
@@ -78,7 +191,7 @@ impl<'a> Object<'a> {
 
     /// A boolean field; absent or `null` is false.
     pub fn bool(&mut self, key: &str, problems: &mut Problems) -> bool {
-        match self.get(key) {
+        match self.get(key, problems) {
             None => false,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
@@ -91,7 +204,7 @@ impl<'a> Object<'a> {
     /// A whole number in `[min, max]`; absent or `null` is 0.
     pub fn integer(&mut self, key: &str, min: i128, max: i128, problems: &mut Problems) -> i128 {
         let path = join(&self.path, key);
-        let Some(value) = self.get(key) else { return 0 };
+        let Some(value) = self.get(key, problems) else { return 0 };
         let Value::Number(number) = value else {
             problems.add(&path, format!("expected a number, got {}", kind(value)));
             return 0;
@@ -133,7 +246,7 @@ impl<'a> Object<'a> {
     /// A list field: its items with their paths. Absent or `null` is empty.
     pub fn list(&mut self, key: &str, problems: &mut Problems) -> Vec<(String, &'a Value)> {
         let path = join(&self.path, key);
-        match self.get(key) {
+        match self.get(key, problems) {
             None => Vec::new(),
             Some(Value::Array(items)) => {
                 items.iter().enumerate().map(|(i, v)| (format!("{path}[{i}]"), v)).collect()
@@ -157,16 +270,21 @@ impl<'a> Object<'a> {
         out
     }
 
-    /// A map of strings; `None` when absent or `null`.
+    /// A map of strings; `None` when absent or `null`. Its keys are case-sensitive; a key
+    /// given twice is a problem at its path.
     pub fn optional_map(&mut self, key: &str, problems: &mut Problems) -> Option<StringMap> {
         let path = join(&self.path, key);
-        let value = self.get(key)?;
+        let value = self.get(key, problems)?;
         let Value::Object(map) = value else {
             problems.add(&path, format!("expected an object of strings, got {}", kind(value)));
             return None;
         };
         let mut out = StringMap::new();
-        for (k, v) in map {
+        for (i, (k, v)) in map.iter().enumerate() {
+            let count = map.iter().filter(|(other, _)| other == k).count();
+            if count > 1 && !map[..i].iter().any(|(earlier, _)| earlier == k) {
+                problems.add(&join(&path, k), format!("key given {count} times; give it once"));
+            }
             match v {
                 Value::String(s) => map_set(&mut out, k, s),
                 other => problems.add(&join(&path, k), format!("expected a string, got {}", kind(other))),
@@ -183,14 +301,14 @@ impl<'a> Object<'a> {
     /// A nested object; `None` when absent or `null`.
     pub fn object(&mut self, key: &str, problems: &mut Problems) -> Option<Object<'a>> {
         let path = join(&self.path, key);
-        self.get(key).map(|value| Object::new(value, &path, problems))
+        self.get(key, problems).map(|value| Object::new(value, &path, problems))
     }
 
-    /// Reports every key that was not read.
+    /// Reports every key that was not read (a repeated one once).
     pub fn finish(self, problems: &mut Problems) {
         let Some(map) = self.map else { return };
-        for key in map.keys() {
-            if !self.read.contains(&key.as_str()) {
+        for (i, (key, _)) in map.iter().enumerate() {
+            if !self.read.contains(&i) && !map[..i].iter().any(|(earlier, _)| earlier == key) {
                 problems.add(&join(&self.path, key), "unknown key");
             }
         }

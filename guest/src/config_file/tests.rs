@@ -250,3 +250,48 @@ fn empty_mode_and_interface_read_with_go_defaults() {
     assert_eq!(config.network[0].interface_type, "virtio-net");
     assert_eq!(config.storage[0].interface_type, "virtio-blk");
 }
+
+#[test]
+fn a_key_given_twice_is_an_issue_naming_its_path() {
+    let text = GO_WEB_SERVER.replacen(
+        "\"metadata\": {",
+        "\"metadata\": {\"owner\": \"ops\"},\n  \"metadata\": {",
+        1,
+    );
+    assert_eq!(problems(&text), [issue("metadata", "key given 2 times; give it once")]);
+}
+
+#[test]
+fn case_variant_and_nested_duplicates_are_issues_in_every_object() {
+    assert_eq!(
+        problems(
+            r#"{"name": "a", "Name": "b", "cpu": {"vcpu_count": 1, "VCPU_COUNT": 2},
+                "network": [{"id": "e", "ipv4": {"dhcp": true, "dhcp": false}}],
+                "metadata": {"a": "1", "A": "2", "a": "3"},
+                "colour": 1, "colour": 2}"#
+        ),
+        [
+            issue(
+                "name",
+                "key given 2 times (as \"name\", \"Name\"; keys match case-insensitively); give it once"
+            ),
+            issue(
+                "cpu.vcpu_count",
+                "key given 2 times (as \"vcpu_count\", \"VCPU_COUNT\"; keys match case-insensitively); give it once"
+            ),
+            issue("network[0].ipv4.dhcp", "key given 2 times; give it once"),
+            issue("metadata.a", "key given 2 times; give it once"),
+            issue("colour", "unknown key"),
+        ]
+    );
+    assert_eq!(
+        problems(r#"{"cpu": {"vcpu_count": 1}, "CPU": {"vcpu_count": 2}}"#),
+        [issue(
+            "cpu",
+            "key given 2 times (as \"cpu\", \"CPU\"; keys match case-insensitively); give it once"
+        )]
+    );
+    // Map keys are case-sensitive: `a` and `A` are two labels.
+    let file = parse(r#"{"metadata": {"a": "1", "A": "2"}}"#).unwrap();
+    assert_eq!(file.metadata, Some(map_from([("A", "2"), ("a", "1")])));
+}
