@@ -132,7 +132,7 @@ func TestInvalidGuestDataIsALiftErrorNeverAPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	str := cabi.String
-	state := descriptor(t, "vm-state")
+	template := descriptor(t, "template")
 	errD := descriptor(t, "error")
 	opt := descriptor(t, "option<cpu-topology>")
 	cases := []struct {
@@ -145,7 +145,7 @@ func TestInvalidGuestDataIsALiftErrorNeverAPanic(t *testing.T) {
 		{"string not UTF-8", func() { mem.Write(p+16, []byte{0xff, 0xfe}); mem.WriteUint32Le(p, p+16); mem.WriteUint32Le(p+4, 2) }, str, p, new(string)},
 		{"string past memory", func() { mem.WriteUint32Le(p, mem.Size()-1); mem.WriteUint32Le(p+4, 2) }, str, p, new(string)},
 		{"length overflow", func() { mem.WriteUint32Le(p, 8); mem.WriteUint32Le(p+4, 0xffffffff) }, descriptor(t, "list<storage-device>"), p, new([]metald.StorageDevice)},
-		{"enum case out of range", func() { mem.WriteByte(p, 9) }, state, p, new(metald.VmState)},
+		{"enum case out of range", func() { mem.WriteByte(p, 9) }, template, p, new(metald.Template)},
 		{"variant case out of range", func() { mem.WriteByte(p, 4) }, errD, p, new(metald.Error)},
 		{"option discriminant 2", func() { mem.WriteByte(p, 2) }, opt, p, new(*metald.CpuTopology)},
 		{"misaligned record", func() {}, errD, p + 1, new(metald.Error)},
@@ -169,8 +169,11 @@ func TestInvalidGoValuesAreALowerError(t *testing.T) {
 	c := inst.C
 	p, _ := c.Alloc(64, 8)
 	var le *cabi.LowerError
-	if err := c.Lower(descriptor(t, "vm-state"), p, metald.VmState(7)); !errors.As(err, &le) {
+	if err := c.Lower(descriptor(t, "template"), p, metald.Template(7)); !errors.As(err, &le) {
 		t.Fatalf("enum 7: %v", err)
+	}
+	if err := c.Lower(descriptor(t, "vm-state"), p, metald.VmState{Tag: 9}); !errors.As(err, &le) {
+		t.Fatalf("open enum tag 9: %v", err)
 	}
 	if err := c.Lower(descriptor(t, "error"), p, metald.Error{Tag: 9}); !errors.As(err, &le) {
 		t.Fatalf("variant tag 9: %v", err)

@@ -218,6 +218,9 @@ type Tuple3[A, B, C any] struct {
 // UnknownCase renders an enum or variant value outside its cases.
 func UnknownCase(v uint32) string { return fmt.Sprintf("unknown(%d)", v) }
 
+// VariantCase is the String of a variant holding a case with a payload: "unknown(5)".
+func VariantCase(name string, payload any) string { return fmt.Sprintf("%s(%v)", name, payload) }
+
 // Intrinsic is an exported-resource intrinsic the core module imports.
 type Intrinsic uint8
 

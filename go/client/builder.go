@@ -175,7 +175,8 @@ func (b *VMConfigBuilder) AddStorageWithOptions(id, path string, readOnly, isRoo
 }
 
 // AddNetwork appends an interface; empty interfaceType means virtio-net and
-// NetworkModeUnspecified means dual stack. It gets DHCP and/or SLAAC as the mode asks.
+// NetworkModeUnspecified means dual stack. It gets DHCP and/or SLAAC as the mode asks (a
+// NetworkModeUnknown(n) this SDK does not know gets neither).
 func (b *VMConfigBuilder) AddNetwork(id, interfaceType string, mode NetworkMode) *VMConfigBuilder {
 	return b.step("AddNetwork", func(ctx context.Context, r *metald.VmConfigBuilder) error {
 		return r.AddNetwork(ctx, id, interfaceType, mode)

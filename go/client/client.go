@@ -355,7 +355,9 @@ func (c *Client) ListVMs(ctx context.Context, req *ListVMsRequest) (*ListVMsResp
 }
 
 // AllVMs iterates over every VM of the caller in the given states (none: all), following
-// NextPageToken page by page. An error ends the iteration after being yielded.
+// NextPageToken page by page. The filter is sent and also applied to what comes back (the
+// real metald ignores it), by state number: VMStateUnknown(5) matches only 5. An error ends
+// the iteration after being yielded.
 func (c *Client) AllVMs(ctx context.Context, stateFilter ...VMState) iter.Seq2[*VmInfo, error] {
 	return func(yield func(*VmInfo, error) bool) {
 		token := ""
@@ -366,6 +368,9 @@ func (c *Client) AllVMs(ctx context.Context, stateFilter ...VMState) iter.Seq2[*
 				return
 			}
 			for _, vm := range page.VMs {
+				if !inStateFilter(vm.State, stateFilter) {
+					continue
+				}
 				if !yield(vm, nil) {
 					return
 				}
@@ -376,4 +381,14 @@ func (c *Client) AllVMs(ctx context.Context, stateFilter ...VMState) iter.Seq2[*
 			token = page.NextPageToken
 		}
 	}
+}
+
+// inStateFilter says whether s passes filter (empty: every state), comparing numbers.
+func inStateFilter(s VMState, filter []VMState) bool {
+	for _, f := range filter {
+		if VMStateNumber(f) == VMStateNumber(s) {
+			return true
+		}
+	}
+	return len(filter) == 0
 }

@@ -67,6 +67,15 @@ type WasiIoStreamError struct {
 	LastOperationFailed WasiIoError
 }
 
+// String returns the WIT name of the case held, with its payload in parentheses if it has one.
+func (v WasiIoStreamError) String() string {
+	switch v.Tag {
+	case WasiIoStreamErrorTagLastOperationFailed:
+		return cabi.VariantCase("last-operation-failed", v.LastOperationFailed)
+	}
+	return v.Tag.String()
+}
+
 // WasiIoStreamErrorTag names the cases of WasiIoStreamError.
 type WasiIoStreamErrorTag uint8
 
@@ -143,6 +152,15 @@ type WasiHttpMethod struct {
 	Other string
 }
 
+// String returns the WIT name of the case held, with its payload in parentheses if it has one.
+func (v WasiHttpMethod) String() string {
+	switch v.Tag {
+	case WasiHttpMethodTagOther:
+		return cabi.VariantCase("other", v.Other)
+	}
+	return v.Tag.String()
+}
+
 // WasiHttpMethodTag names the cases of WasiHttpMethod.
 type WasiHttpMethodTag uint8
 
@@ -189,6 +207,15 @@ func (v WasiHttpMethodTag) String() string {
 type WasiHttpScheme struct {
 	Tag   WasiHttpSchemeTag
 	Other string
+}
+
+// String returns the WIT name of the case held, with its payload in parentheses if it has one.
+func (v WasiHttpScheme) String() string {
+	switch v.Tag {
+	case WasiHttpSchemeTagOther:
+		return cabi.VariantCase("other", v.Other)
+	}
+	return v.Tag.String()
 }
 
 // WasiHttpSchemeTag names the cases of WasiHttpScheme.
@@ -268,6 +295,43 @@ type WasiHttpErrorCode struct {
 	// string for diagnosing errors, as it's not required to be consistent
 	// between implementations.
 	InternalError *string
+}
+
+// String returns the WIT name of the case held, with its payload in parentheses if it has one.
+func (v WasiHttpErrorCode) String() string {
+	switch v.Tag {
+	case WasiHttpErrorCodeTagDNSError:
+		return cabi.VariantCase("DNS-error", v.DNSError)
+	case WasiHttpErrorCodeTagTLSAlertReceived:
+		return cabi.VariantCase("TLS-alert-received", v.TLSAlertReceived)
+	case WasiHttpErrorCodeTagHTTPRequestBodySize:
+		return cabi.VariantCase("HTTP-request-body-size", v.HTTPRequestBodySize)
+	case WasiHttpErrorCodeTagHTTPRequestHeaderSectionSize:
+		return cabi.VariantCase("HTTP-request-header-section-size", v.HTTPRequestHeaderSectionSize)
+	case WasiHttpErrorCodeTagHTTPRequestHeaderSize:
+		return cabi.VariantCase("HTTP-request-header-size", v.HTTPRequestHeaderSize)
+	case WasiHttpErrorCodeTagHTTPRequestTrailerSectionSize:
+		return cabi.VariantCase("HTTP-request-trailer-section-size", v.HTTPRequestTrailerSectionSize)
+	case WasiHttpErrorCodeTagHTTPRequestTrailerSize:
+		return cabi.VariantCase("HTTP-request-trailer-size", v.HTTPRequestTrailerSize)
+	case WasiHttpErrorCodeTagHTTPResponseHeaderSectionSize:
+		return cabi.VariantCase("HTTP-response-header-section-size", v.HTTPResponseHeaderSectionSize)
+	case WasiHttpErrorCodeTagHTTPResponseHeaderSize:
+		return cabi.VariantCase("HTTP-response-header-size", v.HTTPResponseHeaderSize)
+	case WasiHttpErrorCodeTagHTTPResponseBodySize:
+		return cabi.VariantCase("HTTP-response-body-size", v.HTTPResponseBodySize)
+	case WasiHttpErrorCodeTagHTTPResponseTrailerSectionSize:
+		return cabi.VariantCase("HTTP-response-trailer-section-size", v.HTTPResponseTrailerSectionSize)
+	case WasiHttpErrorCodeTagHTTPResponseTrailerSize:
+		return cabi.VariantCase("HTTP-response-trailer-size", v.HTTPResponseTrailerSize)
+	case WasiHttpErrorCodeTagHTTPResponseTransferCoding:
+		return cabi.VariantCase("HTTP-response-transfer-coding", v.HTTPResponseTransferCoding)
+	case WasiHttpErrorCodeTagHTTPResponseContentCoding:
+		return cabi.VariantCase("HTTP-response-content-coding", v.HTTPResponseContentCoding)
+	case WasiHttpErrorCodeTagInternalError:
+		return cabi.VariantCase("internal-error", v.InternalError)
+	}
+	return v.Tag.String()
 }
 
 // WasiHttpErrorCodeTag names the cases of WasiHttpErrorCode.
@@ -379,6 +443,11 @@ func (v WasiHttpErrorCodeTag) String() string {
 // Tag says which case it holds; only that case's field is meaningful.
 type WasiHttpHeaderError struct {
 	Tag WasiHttpHeaderErrorTag
+}
+
+// String returns the WIT name of the case held, with its payload in parentheses if it has one.
+func (v WasiHttpHeaderError) String() string {
+	return v.Tag.String()
 }
 
 // WasiHttpHeaderErrorTag names the cases of WasiHttpHeaderError.
@@ -588,36 +657,61 @@ type StringMap = map[string]string
 
 // VmState is the WIT type `vm-state` of metald:client/types@0.1.0.
 //
-// Lifecycle state of a VM (proto `VmState`). A number this SDK does not know reads as
-// `unspecified`.
-type VmState uint8
+// Lifecycle state of a VM (proto `VmState`).
+//
+// Protobuf enums are open: a server newer than this SDK may send a state it does not
+// know. That number is kept as `unknown(n)`, never read as `unspecified`, and encodes
+// back to `n`. The known cases are in wire-number order (`unspecified` is 0); `unknown`
+// never carries a known number when it comes from the component.
+//
+// Tag says which case it holds; only that case's field is meaningful.
+type VmState struct {
+	Tag VmStateTag
+	// A state number this SDK does not know, as the server sent it.
+	Unknown int32
+}
 
-// Cases of VmState.
+// String returns the WIT name of the case held, with its payload in parentheses if it has one.
+func (v VmState) String() string {
+	switch v.Tag {
+	case VmStateTagUnknown:
+		return cabi.VariantCase("unknown", v.Unknown)
+	}
+	return v.Tag.String()
+}
+
+// VmStateTag names the cases of VmState.
+type VmStateTag uint8
+
+// Cases of VmStateTag.
 const (
 	// No state reported (proto 0).
-	VmStateUnspecified VmState = iota
-	// Created, not booted yet.
-	VmStateCreated
-	// Booted, resumed or rebooted.
-	VmStateRunning
-	// Paused.
-	VmStatePaused
-	// Shut down.
-	VmStateShutdown
+	VmStateTagUnspecified VmStateTag = iota
+	// Created, not booted yet (proto 1).
+	VmStateTagCreated
+	// Booted, resumed or rebooted (proto 2).
+	VmStateTagRunning
+	// Paused (proto 3).
+	VmStateTagPaused
+	// Shut down (proto 4).
+	VmStateTagShutdown
+	// A state number this SDK does not know, as the server sent it.
+	VmStateTagUnknown
 )
 
-var namesVmState = [...]string{
+var namesVmStateTag = [...]string{
 	"unspecified",
 	"created",
 	"running",
 	"paused",
 	"shutdown",
+	"unknown",
 }
 
 // String returns the WIT name of the case, or a number for an unknown value.
-func (v VmState) String() string {
-	if int(v) < len(namesVmState) {
-		return namesVmState[v]
+func (v VmStateTag) String() string {
+	if int(v) < len(namesVmStateTag) {
+		return namesVmStateTag[v]
 	}
 	return cabi.UnknownCase(uint32(v))
 }
@@ -625,31 +719,57 @@ func (v VmState) String() string {
 // NetworkMode is the WIT type `network-mode` of metald:client/types@0.1.0.
 //
 // Address families of a network interface (proto `NetworkMode`).
-type NetworkMode uint8
+//
+// Open like `vm-state`: a mode number this SDK does not know is kept as `unknown(n)`
+// and sent back as `n`. Known cases are in wire-number order (`unspecified` is 0).
+//
+// Tag says which case it holds; only that case's field is meaningful.
+type NetworkMode struct {
+	Tag NetworkModeTag
+	// A mode number this SDK does not know (a newer server's). Validation accepts it: the
+	// server decides whether it knows the mode.
+	Unknown int32
+}
 
-// Cases of NetworkMode.
+// String returns the WIT name of the case held, with its payload in parentheses if it has one.
+func (v NetworkMode) String() string {
+	switch v.Tag {
+	case NetworkModeTagUnknown:
+		return cabi.VariantCase("unknown", v.Unknown)
+	}
+	return v.Tag.String()
+}
+
+// NetworkModeTag names the cases of NetworkMode.
+type NetworkModeTag uint8
+
+// Cases of NetworkModeTag.
 const (
 	// Not set (proto 0). Client-side validation requires a mode.
-	NetworkModeUnspecified NetworkMode = iota
-	// IPv4 and IPv6.
-	NetworkModeDualStack
-	// IPv4 only.
-	NetworkModeIpv4Only
-	// IPv6 only.
-	NetworkModeIpv6Only
+	NetworkModeTagUnspecified NetworkModeTag = iota
+	// IPv4 and IPv6 (proto 1).
+	NetworkModeTagDualStack
+	// IPv4 only (proto 2).
+	NetworkModeTagIpv4Only
+	// IPv6 only (proto 3).
+	NetworkModeTagIpv6Only
+	// A mode number this SDK does not know (a newer server's). Validation accepts it: the
+	// server decides whether it knows the mode.
+	NetworkModeTagUnknown
 )
 
-var namesNetworkMode = [...]string{
+var namesNetworkModeTag = [...]string{
 	"unspecified",
 	"dual-stack",
 	"ipv4-only",
 	"ipv6-only",
+	"unknown",
 }
 
 // String returns the WIT name of the case, or a number for an unknown value.
-func (v NetworkMode) String() string {
-	if int(v) < len(namesNetworkMode) {
-		return namesNetworkMode[v]
+func (v NetworkModeTag) String() string {
+	if int(v) < len(namesNetworkModeTag) {
+		return namesNetworkModeTag[v]
 	}
 	return cabi.UnknownCase(uint32(v))
 }
@@ -1255,6 +1375,21 @@ type Error struct {
 	Other string
 }
 
+// String returns the WIT name of the case held, with its payload in parentheses if it has one.
+func (v Error) String() string {
+	switch v.Tag {
+	case ErrorTagConnect:
+		return cabi.VariantCase("connect", v.Connect)
+	case ErrorTagTransport:
+		return cabi.VariantCase("transport", v.Transport)
+	case ErrorTagInvalidConfig:
+		return cabi.VariantCase("invalid-config", v.InvalidConfig)
+	case ErrorTagOther:
+		return cabi.VariantCase("other", v.Other)
+	}
+	return v.Tag.String()
+}
+
 // ErrorTag names the cases of Error.
 type ErrorTag uint8
 
@@ -1448,7 +1583,9 @@ type FileNetwork struct {
 	// `interface_type`; empty reads as `virtio-net`
 	InterfaceType string
 	// `mode`: `dual_stack`, `ipv4_only` or `ipv6_only` (`unspecified` is written as
-	// `dual_stack`, as Go does)
+	// `dual_stack`, as Go does). A mode this SDK does not know, `unknown(n)`, is written
+	// as the JSON number `n` and read back from it (the Go client cannot load such a
+	// file: it has no such mode); numbers of known modes read as those modes.
 	Mode NetworkMode
 	// `ipv4`, omitted when absent
 	Ipv4 *FileIpv4
@@ -1581,6 +1718,31 @@ type RpcRequest struct {
 	ListVms ListVmsRequest
 }
 
+// String returns the WIT name of the case held, with its payload in parentheses if it has one.
+func (v RpcRequest) String() string {
+	switch v.Tag {
+	case RpcRequestTagCreateVm:
+		return cabi.VariantCase("create-vm", v.CreateVm)
+	case RpcRequestTagDeleteVm:
+		return cabi.VariantCase("delete-vm", v.DeleteVm)
+	case RpcRequestTagBootVm:
+		return cabi.VariantCase("boot-vm", v.BootVm)
+	case RpcRequestTagShutdownVm:
+		return cabi.VariantCase("shutdown-vm", v.ShutdownVm)
+	case RpcRequestTagPauseVm:
+		return cabi.VariantCase("pause-vm", v.PauseVm)
+	case RpcRequestTagResumeVm:
+		return cabi.VariantCase("resume-vm", v.ResumeVm)
+	case RpcRequestTagRebootVm:
+		return cabi.VariantCase("reboot-vm", v.RebootVm)
+	case RpcRequestTagGetVmInfo:
+		return cabi.VariantCase("get-vm-info", v.GetVmInfo)
+	case RpcRequestTagListVms:
+		return cabi.VariantCase("list-vms", v.ListVms)
+	}
+	return v.Tag.String()
+}
+
 // RpcRequestTag names the cases of RpcRequest.
 type RpcRequestTag uint8
 
@@ -1651,6 +1813,31 @@ type RpcResponse struct {
 	GetVmInfo GetVmInfoResponse
 	// ListVms
 	ListVms ListVmsResponse
+}
+
+// String returns the WIT name of the case held, with its payload in parentheses if it has one.
+func (v RpcResponse) String() string {
+	switch v.Tag {
+	case RpcResponseTagCreateVm:
+		return cabi.VariantCase("create-vm", v.CreateVm)
+	case RpcResponseTagDeleteVm:
+		return cabi.VariantCase("delete-vm", v.DeleteVm)
+	case RpcResponseTagBootVm:
+		return cabi.VariantCase("boot-vm", v.BootVm)
+	case RpcResponseTagShutdownVm:
+		return cabi.VariantCase("shutdown-vm", v.ShutdownVm)
+	case RpcResponseTagPauseVm:
+		return cabi.VariantCase("pause-vm", v.PauseVm)
+	case RpcResponseTagResumeVm:
+		return cabi.VariantCase("resume-vm", v.ResumeVm)
+	case RpcResponseTagRebootVm:
+		return cabi.VariantCase("reboot-vm", v.RebootVm)
+	case RpcResponseTagGetVmInfo:
+		return cabi.VariantCase("get-vm-info", v.GetVmInfo)
+	case RpcResponseTagListVms:
+		return cabi.VariantCase("list-vms", v.ListVms)
+	}
+	return v.Tag.String()
 }
 
 // RpcResponseTag names the cases of RpcResponse.
@@ -1836,8 +2023,8 @@ var (
 	tAnon101                         = &cabi.Type{Name: "result<own<future-incoming-response>, error-code>", Size: 40, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI64, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindResult, PayloadOffset: 8, Ok: tAnon100, Err: tWasiHttpErrorCode}
 	tAnon102                         = &cabi.Type{Name: "tuple<string, string>", Size: 16, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindTuple, Fields: []cabi.Field{{Name: "0", Offset: 0, Type: cabi.String}, {Name: "1", Offset: 8, Type: cabi.String}}}
 	tStringMap                       = &cabi.Type{Name: "string-map", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindList, Elem: tAnon102, GoMap: true}
-	tVmState                         = &cabi.Type{Name: "vm-state", Size: 1, Align: 1, Flat: []cabi.FlatType{cabi.FlatI32}, Kind: cabi.KindEnum, DiscSize: 1, Cases: []cabi.Case{{Name: "unspecified", GoField: -1}, {Name: "created", GoField: -1}, {Name: "running", GoField: -1}, {Name: "paused", GoField: -1}, {Name: "shutdown", GoField: -1}}}
-	tNetworkMode                     = &cabi.Type{Name: "network-mode", Size: 1, Align: 1, Flat: []cabi.FlatType{cabi.FlatI32}, Kind: cabi.KindEnum, DiscSize: 1, Cases: []cabi.Case{{Name: "unspecified", GoField: -1}, {Name: "dual-stack", GoField: -1}, {Name: "ipv4-only", GoField: -1}, {Name: "ipv6-only", GoField: -1}}}
+	tVmState                         = &cabi.Type{Name: "vm-state", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindVariant, DiscSize: 1, PayloadOffset: 4, Cases: []cabi.Case{{Name: "unspecified", GoField: -1}, {Name: "created", GoField: -1}, {Name: "running", GoField: -1}, {Name: "paused", GoField: -1}, {Name: "shutdown", GoField: -1}, {Name: "unknown", Type: cabi.S32, GoField: 1}}}
+	tNetworkMode                     = &cabi.Type{Name: "network-mode", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindVariant, DiscSize: 1, PayloadOffset: 4, Cases: []cabi.Case{{Name: "unspecified", GoField: -1}, {Name: "dual-stack", GoField: -1}, {Name: "ipv4-only", GoField: -1}, {Name: "ipv6-only", GoField: -1}, {Name: "unknown", Type: cabi.S32, GoField: 1}}}
 	tCpuTopology                     = &cabi.Type{Name: "cpu-topology", Size: 12, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "sockets", Offset: 0, Type: cabi.S32}, {Name: "cores-per-socket", Offset: 4, Type: cabi.S32}, {Name: "threads-per-core", Offset: 8, Type: cabi.S32}}}
 	tAnon107                         = &cabi.Type{Name: "option<cpu-topology>", Size: 16, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindOption, PayloadOffset: 4, Elem: tCpuTopology}
 	tCpuConfig                       = &cabi.Type{Name: "cpu-config", Size: 32, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vcpu-count", Offset: 0, Type: cabi.S32}, {Name: "max-vcpu-count", Offset: 4, Type: cabi.S32}, {Name: "topology", Offset: 8, Type: tAnon107}, {Name: "features", Offset: 24, Type: tStringMap}}}
@@ -1851,7 +2038,7 @@ var (
 	tAnon116                         = &cabi.Type{Name: "option<ipv4-config>", Size: 40, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindOption, PayloadOffset: 4, Elem: tIpv4Config}
 	tAnon117                         = &cabi.Type{Name: "option<ipv6-config>", Size: 44, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindOption, PayloadOffset: 4, Elem: tIpv6Config}
 	tAnon118                         = &cabi.Type{Name: "option<rate-limit>", Size: 32, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64}, Kind: cabi.KindOption, PayloadOffset: 8, Elem: tRateLimit}
-	tNetworkInterface                = &cabi.Type{Name: "network-interface", Size: 192, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64, cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "id", Offset: 0, Type: cabi.String}, {Name: "mac-address", Offset: 8, Type: cabi.String}, {Name: "tap-device", Offset: 16, Type: cabi.String}, {Name: "interface-type", Offset: 24, Type: cabi.String}, {Name: "options", Offset: 32, Type: tStringMap}, {Name: "ipv4-config", Offset: 40, Type: tAnon116}, {Name: "ipv6-config", Offset: 80, Type: tAnon117}, {Name: "mode", Offset: 124, Type: tNetworkMode}, {Name: "rx-rate-limit", Offset: 128, Type: tAnon118}, {Name: "tx-rate-limit", Offset: 160, Type: tAnon118}}}
+	tNetworkInterface                = &cabi.Type{Name: "network-interface", Size: 200, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64, cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "id", Offset: 0, Type: cabi.String}, {Name: "mac-address", Offset: 8, Type: cabi.String}, {Name: "tap-device", Offset: 16, Type: cabi.String}, {Name: "interface-type", Offset: 24, Type: cabi.String}, {Name: "options", Offset: 32, Type: tStringMap}, {Name: "ipv4-config", Offset: 40, Type: tAnon116}, {Name: "ipv6-config", Offset: 80, Type: tAnon117}, {Name: "mode", Offset: 124, Type: tNetworkMode}, {Name: "rx-rate-limit", Offset: 136, Type: tAnon118}, {Name: "tx-rate-limit", Offset: 168, Type: tAnon118}}}
 	tConsoleConfig                   = &cabi.Type{Name: "console-config", Size: 28, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "enabled", Offset: 0, Type: cabi.Bool}, {Name: "output", Offset: 4, Type: cabi.String}, {Name: "input", Offset: 12, Type: cabi.String}, {Name: "console-type", Offset: 20, Type: cabi.String}}}
 	tAnon121                         = &cabi.Type{Name: "option<cpu-config>", Size: 36, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindOption, PayloadOffset: 4, Elem: tCpuConfig}
 	tAnon122                         = &cabi.Type{Name: "option<memory-config>", Size: 40, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI64, cabi.FlatI32, cabi.FlatI64, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindOption, PayloadOffset: 8, Elem: tMemoryConfig}
@@ -1861,12 +2048,12 @@ var (
 	tAnon126                         = &cabi.Type{Name: "option<console-config>", Size: 32, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindOption, PayloadOffset: 4, Elem: tConsoleConfig}
 	tVmConfig                        = &cabi.Type{Name: "vm-config", Size: 176, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI64, cabi.FlatI32, cabi.FlatI64, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "cpu", Offset: 0, Type: tAnon121}, {Name: "memory", Offset: 40, Type: tAnon122}, {Name: "boot", Offset: 80, Type: tAnon123}, {Name: "storage", Offset: 116, Type: tAnon124}, {Name: "network", Offset: 124, Type: tAnon125}, {Name: "console", Offset: 132, Type: tAnon126}, {Name: "metadata", Offset: 164, Type: tStringMap}}}
 	tCreateVmRequest                 = &cabi.Type{Name: "create-vm-request", Size: 184, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI64, cabi.FlatI32, cabi.FlatI64, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vm-id", Offset: 0, Type: cabi.String}, {Name: "config", Offset: 8, Type: tVmConfig}}}
-	tCreateVmResponse                = &cabi.Type{Name: "create-vm-response", Size: 12, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vm-id", Offset: 0, Type: cabi.String}, {Name: "state", Offset: 8, Type: tVmState}}}
+	tCreateVmResponse                = &cabi.Type{Name: "create-vm-response", Size: 16, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vm-id", Offset: 0, Type: cabi.String}, {Name: "state", Offset: 8, Type: tVmState}}}
 	tDeleteVmRequest                 = &cabi.Type{Name: "delete-vm-request", Size: 12, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vm-id", Offset: 0, Type: cabi.String}, {Name: "force", Offset: 8, Type: cabi.Bool}}}
 	tDeleteVmResponse                = &cabi.Type{Name: "delete-vm-response", Size: 1, Align: 1, Flat: []cabi.FlatType{cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "success", Offset: 0, Type: cabi.Bool}}}
 	tShutdownVmRequest               = &cabi.Type{Name: "shutdown-vm-request", Size: 16, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vm-id", Offset: 0, Type: cabi.String}, {Name: "force", Offset: 8, Type: cabi.Bool}, {Name: "timeout-seconds", Offset: 12, Type: cabi.S32}}}
 	tRebootVmRequest                 = &cabi.Type{Name: "reboot-vm-request", Size: 12, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vm-id", Offset: 0, Type: cabi.String}, {Name: "force", Offset: 8, Type: cabi.Bool}}}
-	tStateChangeResponse             = &cabi.Type{Name: "state-change-response", Size: 2, Align: 1, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "success", Offset: 0, Type: cabi.Bool}, {Name: "state", Offset: 1, Type: tVmState}}}
+	tStateChangeResponse             = &cabi.Type{Name: "state-change-response", Size: 12, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "success", Offset: 0, Type: cabi.Bool}, {Name: "state", Offset: 4, Type: tVmState}}}
 	tPortMapping                     = &cabi.Type{Name: "port-mapping", Size: 16, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "container-port", Offset: 0, Type: cabi.S32}, {Name: "host-port", Offset: 4, Type: cabi.S32}, {Name: "protocol", Offset: 8, Type: cabi.String}}}
 	tAnon141                         = &cabi.Type{Name: "list<port-mapping>", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindList, Elem: tPortMapping}
 	tVmNetworkInfo                   = &cabi.Type{Name: "vm-network-info", Size: 56, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "ip-address", Offset: 0, Type: cabi.String}, {Name: "mac-address", Offset: 8, Type: cabi.String}, {Name: "tap-device", Offset: 16, Type: cabi.String}, {Name: "network-namespace", Offset: 24, Type: cabi.String}, {Name: "gateway", Offset: 32, Type: cabi.String}, {Name: "dns-servers", Offset: 40, Type: tAnon112}, {Name: "port-mappings", Offset: 48, Type: tAnon141}}}
@@ -1881,7 +2068,7 @@ var (
 	tGetVmInfoResponse               = &cabi.Type{Name: "get-vm-info-response", Size: 384, Align: 8, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vm-id", Offset: 0, Type: cabi.String}, {Name: "config", Offset: 8, Type: tAnon148}, {Name: "state", Offset: 192, Type: tVmState}, {Name: "metrics", Offset: 200, Type: tAnon149}, {Name: "backend-info", Offset: 312, Type: tStringMap}, {Name: "network-info", Offset: 320, Type: tAnon150}}}
 	tAnon152                         = &cabi.Type{Name: "list<vm-state>", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindList, Elem: tVmState}
 	tListVmsRequest                  = &cabi.Type{Name: "list-vms-request", Size: 20, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "state-filter", Offset: 0, Type: tAnon152}, {Name: "page-size", Offset: 8, Type: cabi.S32}, {Name: "page-token", Offset: 12, Type: cabi.String}}}
-	tVmInfo                          = &cabi.Type{Name: "vm-info", Size: 56, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vm-id", Offset: 0, Type: cabi.String}, {Name: "state", Offset: 8, Type: tVmState}, {Name: "vcpu-count", Offset: 12, Type: cabi.S32}, {Name: "memory-size-bytes", Offset: 16, Type: cabi.S64}, {Name: "created-timestamp", Offset: 24, Type: cabi.S64}, {Name: "modified-timestamp", Offset: 32, Type: cabi.S64}, {Name: "metadata", Offset: 40, Type: tStringMap}, {Name: "customer-id", Offset: 48, Type: cabi.String}}}
+	tVmInfo                          = &cabi.Type{Name: "vm-info", Size: 64, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vm-id", Offset: 0, Type: cabi.String}, {Name: "state", Offset: 8, Type: tVmState}, {Name: "vcpu-count", Offset: 16, Type: cabi.S32}, {Name: "memory-size-bytes", Offset: 24, Type: cabi.S64}, {Name: "created-timestamp", Offset: 32, Type: cabi.S64}, {Name: "modified-timestamp", Offset: 40, Type: cabi.S64}, {Name: "metadata", Offset: 48, Type: tStringMap}, {Name: "customer-id", Offset: 56, Type: cabi.String}}}
 	tAnon155                         = &cabi.Type{Name: "list<vm-info>", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindList, Elem: tVmInfo}
 	tListVmsResponse                 = &cabi.Type{Name: "list-vms-response", Size: 20, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "vms", Offset: 0, Type: tAnon155}, {Name: "next-page-token", Offset: 8, Type: cabi.String}, {Name: "total-count", Offset: 16, Type: cabi.S32}}}
 	tCodec                           = &cabi.Type{Name: "codec", Size: 1, Align: 1, Flat: []cabi.FlatType{cabi.FlatI32}, Kind: cabi.KindEnum, DiscSize: 1, Cases: []cabi.Case{{Name: "proto", GoField: -1}, {Name: "json", GoField: -1}}}
@@ -1918,7 +2105,7 @@ var (
 	tAnon206                         = &cabi.Type{Name: "option<file-ipv4>", Size: 40, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindOption, PayloadOffset: 4, Elem: tFileIpv4}
 	tAnon207                         = &cabi.Type{Name: "option<file-ipv6>", Size: 44, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindOption, PayloadOffset: 4, Elem: tFileIpv6}
 	tAnon208                         = &cabi.Type{Name: "option<rate-limit>", Size: 32, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64}, Kind: cabi.KindOption, PayloadOffset: 8, Elem: tRateLimit}
-	tFileNetwork                     = &cabi.Type{Name: "file-network", Size: 192, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64, cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "id", Offset: 0, Type: cabi.String}, {Name: "interface-type", Offset: 8, Type: cabi.String}, {Name: "mode", Offset: 16, Type: tNetworkMode}, {Name: "ipv4", Offset: 20, Type: tAnon206}, {Name: "ipv6", Offset: 60, Type: tAnon207}, {Name: "mac-address", Offset: 104, Type: cabi.String}, {Name: "tap-device", Offset: 112, Type: cabi.String}, {Name: "options", Offset: 120, Type: tStringMap}, {Name: "rx-rate-limit", Offset: 128, Type: tAnon208}, {Name: "tx-rate-limit", Offset: 160, Type: tAnon208}}}
+	tFileNetwork                     = &cabi.Type{Name: "file-network", Size: 200, Align: 8, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64, cabi.FlatI32, cabi.FlatI64, cabi.FlatI64, cabi.FlatI64}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "id", Offset: 0, Type: cabi.String}, {Name: "interface-type", Offset: 8, Type: cabi.String}, {Name: "mode", Offset: 16, Type: tNetworkMode}, {Name: "ipv4", Offset: 24, Type: tAnon206}, {Name: "ipv6", Offset: 64, Type: tAnon207}, {Name: "mac-address", Offset: 108, Type: cabi.String}, {Name: "tap-device", Offset: 116, Type: cabi.String}, {Name: "options", Offset: 124, Type: tStringMap}, {Name: "rx-rate-limit", Offset: 136, Type: tAnon208}, {Name: "tx-rate-limit", Offset: 168, Type: tAnon208}}}
 	tFileConsole                     = &cabi.Type{Name: "file-console", Size: 28, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "enabled", Offset: 0, Type: cabi.Bool}, {Name: "output", Offset: 4, Type: cabi.String}, {Name: "console-type", Offset: 12, Type: cabi.String}, {Name: "input", Offset: 20, Type: cabi.String}}}
 	tAnon211                         = &cabi.Type{Name: "list<file-storage>", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindList, Elem: tFileStorage}
 	tAnon212                         = &cabi.Type{Name: "list<file-network>", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindList, Elem: tFileNetwork}
@@ -2345,7 +2532,8 @@ func (r *VmConfigBuilder) AddStorageWithOptions(ctx context.Context, id string, 
 //
 // Appends an interface; empty `interface-type` means `virtio-net`, `unspecified`
 // mode means `dual-stack`. It gets DHCP for IPv4 and/or SLAAC with privacy
-// extensions for IPv6, as the mode asks (the Go client attached both always).
+// extensions for IPv6, as the mode asks (the Go client attached both always); a mode
+// this SDK does not know (`unknown(n)`) gets neither, since its families are unknown.
 func (r *VmConfigBuilder) AddNetwork(ctx context.Context, id string, interfaceType string, mode NetworkMode) error {
 	return r.x.C.Call(ctx, fnBuilderVmConfigBuilderAddNetwork, []any{r.rep, id, interfaceType, mode}, nil)
 }
@@ -2762,7 +2950,9 @@ func (r *Client) ListVms(ctx context.Context, request ListVmsRequest) (ListVmsRe
 // ListAllVms calls `metald:client/client@0.1.0#[method]client.list-all-vms`.
 //
 // All of the caller's VMs in `state-filter` (empty: all), following
-// `next-page-token` to the last page.
+// `next-page-token` to the last page. The filter is sent and also applied to what
+// comes back (the real metald ignores it), comparing state numbers: `unknown(5)`
+// matches only `unknown(5)`.
 func (r *Client) ListAllVms(ctx context.Context, stateFilter []VmState) ([]VmInfo, error) {
 	var out cabi.Result[[]VmInfo, Error]
 	if err := r.x.C.Call(ctx, fnClientClientListAllVms, []any{r.rep, stateFilter}, &out); err != nil {
@@ -2795,7 +2985,7 @@ var (
 	fnBuilderVmConfigBuilderAddRootStorage             = &cabi.Func{Module: "", Name: "metald:client/builder@0.1.0#[method]vm-config-builder.add-root-storage", Params: []*cabi.Type{tAnon185, cabi.String}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{}}
 	fnBuilderVmConfigBuilderAddDataStorage             = &cabi.Func{Module: "", Name: "metald:client/builder@0.1.0#[method]vm-config-builder.add-data-storage", Params: []*cabi.Type{tAnon185, cabi.String, cabi.String, cabi.Bool}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{}}
 	fnBuilderVmConfigBuilderAddStorageWithOptions      = &cabi.Func{Module: "", Name: "metald:client/builder@0.1.0#[method]vm-config-builder.add-storage-with-options", Params: []*cabi.Type{tAnon185, cabi.String, cabi.String, cabi.Bool, cabi.Bool, cabi.String, tStringMap}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{}}
-	fnBuilderVmConfigBuilderAddNetwork                 = &cabi.Func{Module: "", Name: "metald:client/builder@0.1.0#[method]vm-config-builder.add-network", Params: []*cabi.Type{tAnon185, cabi.String, cabi.String, tNetworkMode}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{}}
+	fnBuilderVmConfigBuilderAddNetwork                 = &cabi.Func{Module: "", Name: "metald:client/builder@0.1.0#[method]vm-config-builder.add-network", Params: []*cabi.Type{tAnon185, cabi.String, cabi.String, tNetworkMode}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{}}
 	fnBuilderVmConfigBuilderAddDefaultNetwork          = &cabi.Func{Module: "", Name: "metald:client/builder@0.1.0#[method]vm-config-builder.add-default-network", Params: []*cabi.Type{tAnon185}, CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{}}
 	fnBuilderVmConfigBuilderAddIpv4OnlyNetwork         = &cabi.Func{Module: "", Name: "metald:client/builder@0.1.0#[method]vm-config-builder.add-ipv4-only-network", Params: []*cabi.Type{tAnon185, cabi.String}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{}}
 	fnBuilderVmConfigBuilderAddIpv6OnlyNetwork         = &cabi.Func{Module: "", Name: "metald:client/builder@0.1.0#[method]vm-config-builder.add-ipv6-only-network", Params: []*cabi.Type{tAnon185, cabi.String}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{}}

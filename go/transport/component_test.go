@@ -198,7 +198,7 @@ func TestComponentCalls(t *testing.T) {
 			if err != nil {
 				t.Fatalf("CreateVm: %v", err)
 			}
-			if created.VmId != "ud-1234567890abcdef" || created.State != metald.VmStateCreated {
+			if created.VmId != "ud-1234567890abcdef" || created.State != (metald.VmState{Tag: metald.VmStateTagCreated}) {
 				t.Errorf("CreateVm = %+v", created)
 			}
 			if _, body := f.last(); len(body) < 20 {

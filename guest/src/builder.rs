@@ -9,6 +9,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use crate::codec::convert::normalize_mode;
 use crate::errors::invalid;
 use crate::model::*;
 
@@ -212,9 +213,13 @@ impl Builder {
     }
 
     /// `AddNetwork`: DHCP for IPv4 and SLAAC with privacy extensions for IPv6, each only
-    /// when the mode includes that family.
+    /// when the mode includes that family. A mode unknown to this SDK gets neither: its
+    /// families are unknown (`add_network_with_custom_config` sets them).
     pub fn add_network(&mut self, id: &str, interface_type: &str, mode: NetworkMode) {
-        let mode = if mode == NetworkMode::Unspecified { NetworkMode::DualStack } else { mode };
+        let mode = match normalize_mode(mode) {
+            NetworkMode::Unspecified => NetworkMode::DualStack,
+            mode => mode,
+        };
         let ipv4 = matches!(mode, NetworkMode::DualStack | NetworkMode::Ipv4Only).then(dhcp_ipv4);
         let ipv6 = matches!(mode, NetworkMode::DualStack | NetworkMode::Ipv6Only).then(slaac_ipv6);
         self.add_network_with_custom_config(id, interface_type, mode, ipv4, ipv6);
@@ -235,7 +240,8 @@ impl Builder {
         self.add_network(id, DEFAULT_NIC_INTERFACE, NetworkMode::Ipv6Only);
     }
 
-    /// `AddNetworkWithCustomConfig`: the mode is taken as given.
+    /// `AddNetworkWithCustomConfig`: the mode is taken as given (`unknown(n)` of a known `n`
+    /// reads as that mode).
     pub fn add_network_with_custom_config(
         &mut self,
         id: &str,
@@ -252,7 +258,7 @@ impl Builder {
             options: vec![],
             ipv4_config,
             ipv6_config,
-            mode,
+            mode: normalize_mode(mode),
             rx_rate_limit: None,
             tx_rate_limit: None,
         });
@@ -474,6 +480,16 @@ mod tests {
         let nic = &built(|b| b.add_network("n0", "", NetworkMode::Unspecified)).network[0];
         assert_eq!((nic.interface_type.as_str(), nic.mode), ("virtio-net", NetworkMode::DualStack));
         assert_eq!(nic.ipv4_config, Some(dhcp_ipv4()));
+        assert_eq!(nic.ipv6_config, Some(slaac_ipv6()));
+    }
+
+    #[test]
+    fn add_network_keeps_a_mode_unknown_to_this_sdk_without_address_configs() {
+        let nic = &built(|b| b.add_network("n0", "", NetworkMode::Unknown(9))).network[0];
+        assert_eq!(nic.mode, NetworkMode::Unknown(9));
+        assert_eq!((nic.ipv4_config.clone(), nic.ipv6_config.clone()), (None, None));
+        let nic = &built(|b| b.add_network("n0", "", NetworkMode::Unknown(3))).network[0];
+        assert_eq!(nic.mode, NetworkMode::Ipv6Only, "a known number is that mode");
         assert_eq!(nic.ipv6_config, Some(slaac_ipv6()));
     }
 

@@ -113,7 +113,9 @@ fn check_network(issues: &mut Vec<ValidationIssue>, network: &[NetworkInterface]
                 format!("duplicate network interface ID \"{}\" (also network[{first}])", nic.id),
             ));
         }
-        if nic.mode == NetworkMode::Unspecified {
+        // `unknown(n)` is a mode a newer server may know: the server decides. Only "no mode"
+        // (0, however it is spelled) is refused here.
+        if crate::codec::convert::mode_to_proto(nic.mode) == 0 {
             issues.push(issue(
                 format!("network[{i}].mode"),
                 format!("network mode must be specified for interface {}", nic.id),
@@ -304,6 +306,15 @@ mod tests {
             config_issues(&config),
             [issue("network[0].mode", "network mode must be specified for interface eth0")]
         );
+    }
+
+    #[test]
+    fn accepts_a_mode_unknown_to_this_sdk_but_not_unknown_zero() {
+        let mut config = valid();
+        config.network[0].mode = NetworkMode::Unknown(4);
+        assert_eq!(config_issues(&config), []);
+        config.network[0].mode = NetworkMode::Unknown(0);
+        assert_eq!(fields(&config), ["network[0].mode"]);
     }
 
     #[test]

@@ -21,6 +21,20 @@ import type {
 import type { Transport, TlsOptions } from './transport.js';
 
 export type * from '../generated/interfaces/metald-client-types.js';
+
+/**
+ * A VM's lifecycle state as this package shows it: the case name, or the protobuf number of
+ * a state this SDK does not know (protobuf enums are open; the WIT variant's `unknown(n)`).
+ * On input a known number (`2`) means its case. This replaces jco's `{ tag, val }` form
+ * wherever a `state`, `stateFilter` or network `mode` appears.
+ */
+export type VmState = 'unspecified' | 'created' | 'running' | 'paused' | 'shutdown' | number;
+/** An interface's address families: the case name, or the number of a mode this SDK does not know. */
+export type NetworkMode = 'unspecified' | 'dual-stack' | 'ipv4-only' | 'ipv6-only' | number;
+/** The known cases of `vm-state`, in protobuf-number order. */
+export const VM_STATES: readonly ['unspecified', 'created', 'running', 'paused', 'shutdown'];
+/** The known cases of `network-mode`, in protobuf-number order. */
+export const NETWORK_MODES: readonly ['unspecified', 'dual-stack', 'ipv4-only', 'ipv6-only'];
 export type { Client, VmConfigBuilder, Root as MetaldExports };
 export type { Template } from '../generated/interfaces/metald-client-templates.js';
 export { AllowList, parseAllowedHost } from './allow.js';
@@ -62,7 +76,7 @@ export interface Metald {
   validation: typeof Validation;
   configFile: typeof ConfigFile;
   codec: typeof Codec;
-  /** Every export of this component instance, as jco generates them. */
+  /** Every export of this component instance, as jco generates them (states and modes shown as above). */
   exports: Root;
   transport: Transport;
   /** Where this instance may connect. */

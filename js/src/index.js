@@ -14,6 +14,9 @@ import { parseSpiffeId } from './tls-policy.js';
 
 export { AllowList, createTransport, parseAllowedHost, parseSpiffeId };
 
+/** The known cases of `vm-state` and `network-mode`, in protobuf-number order. */
+export { VM_STATES, NETWORK_MODES };
+
 const generated = new URL('../generated/', import.meta.url);
 const coreModules = new Map();
 
@@ -123,6 +126,81 @@ export function createMetald(options) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Open enums
+
+// Protobuf enums are open. The component's `vm-state` and `network-mode` are WIT variants
+// whose known cases (in wire-number order from 0) come with an `unknown(s32)` case for a
+// number the SDK does not know; jco would hand them over as `{ tag, val }`. This package
+// shows them as the case name (`'running'`, `'dual-stack'`) or, for an unknown number, as
+// that number (`5`), and takes a name, a number (`2` is `'running'`, `5` is sent as 5) or
+// jco's `{ tag, val }` on input.
+const VM_STATES = ['unspecified', 'created', 'running', 'paused', 'shutdown'];
+const NETWORK_MODES = ['unspecified', 'dual-stack', 'ipv4-only', 'ipv6-only'];
+
+/** Record fields holding an open enum, by name (`state-filter` holds a list of states). */
+const OPEN_FIELDS = { state: VM_STATES, mode: NETWORK_MODES };
+const OPEN_LIST_FIELDS = { stateFilter: VM_STATES };
+/** Parameters holding an open enum, by position: `[index, cases, isList]`. */
+const OPEN_PARAMS = {
+  addNetwork: [2, NETWORK_MODES, false],
+  addNetworkWithCustomConfig: [2, NETWORK_MODES, false],
+  listAllVms: [0, VM_STATES, true],
+};
+
+function isPlain(value) {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A name, a number or `{ tag, val }` as the WIT variant value jco expects. */
+function enumToWit(cases, value) {
+  if (typeof value === 'number' && Number.isInteger(value)) {
+    return value >= 0 && value < cases.length ? { tag: cases[value] } : { tag: 'unknown', val: value };
+  }
+  if (typeof value === 'string') {
+    const name = value.trim().toLowerCase().replaceAll('_', '-');
+    if (cases.includes(name)) return { tag: name };
+  }
+  return value; // jco reports anything else as a type error
+}
+
+/** The variant value as its case name, or the number of an unknown one. */
+function enumFromWit(value) {
+  if (isPlain(value) && typeof value.tag === 'string') return value.tag === 'unknown' ? value.val : value.tag;
+  return value;
+}
+
+/** Deep copy of `value` with the open-enum fields mapped by `map(cases, v)`. */
+function mapOpenEnums(value, map) {
+  if (Array.isArray(value)) return value.map((item) => mapOpenEnums(item, map));
+  if (!isPlain(value)) return value;
+  const out = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (Object.hasOwn(OPEN_FIELDS, key) && !Array.isArray(item)) out[key] = map(OPEN_FIELDS[key], item);
+    else if (Object.hasOwn(OPEN_LIST_FIELDS, key) && Array.isArray(item)) {
+      out[key] = item.map((v) => map(OPEN_LIST_FIELDS[key], v));
+    } else out[key] = mapOpenEnums(item, map);
+  }
+  return out;
+}
+
+function argsToWit(name, args) {
+  const mapped = args.map((arg) => mapOpenEnums(arg, enumToWit));
+  const param = OPEN_PARAMS[name];
+  if (param && param[0] < mapped.length) {
+    const [index, cases, isList] = param;
+    const arg = mapped[index];
+    mapped[index] = isList && Array.isArray(arg) ? arg.map((v) => enumToWit(cases, v)) : enumToWit(cases, arg);
+  }
+  return mapped;
+}
+
+function resultFromWit(result) {
+  return mapOpenEnums(result, (_cases, v) => enumFromWit(v));
+}
+
+// ---------------------------------------------------------------------------------------
 // Errors
 
 const ERROR_TAGS = new Set(['connect', 'transport', 'invalid-config', 'other']);
@@ -209,13 +287,15 @@ function readable(error) {
   return error;
 }
 
-function wrapFunction(fn) {
+function wrapFunction(fn, name) {
   return function metaldCall(...args) {
+    let result;
     try {
-      return fn.apply(this, args);
+      result = fn.apply(this, argsToWit(name, args));
     } catch (error) {
       throw readable(error);
     }
+    return resultFromWit(result);
   };
 }
 
@@ -223,7 +303,10 @@ function isClass(value) {
   return typeof value === 'function' && /^class\b/.test(Function.prototype.toString.call(value));
 }
 
-/** Wraps every exported function, resource method and static function (per instance). */
+/**
+ * Wraps every exported function, resource method and static function (per instance): readable
+ * errors, and open enums as names or numbers (see above).
+ */
 function withReadableErrors(root) {
   const seen = new Set();
   for (const iface of Object.values(root)) {
@@ -236,17 +319,17 @@ function withReadableErrors(root) {
         for (const key of Object.getOwnPropertyNames(value.prototype)) {
           const descriptor = Object.getOwnPropertyDescriptor(value.prototype, key);
           if (key !== 'constructor' && typeof descriptor.value === 'function') {
-            Object.defineProperty(value.prototype, key, { ...descriptor, value: wrapFunction(descriptor.value) });
+            Object.defineProperty(value.prototype, key, { ...descriptor, value: wrapFunction(descriptor.value, key) });
           }
         }
         for (const key of Object.getOwnPropertyNames(value)) {
           const descriptor = Object.getOwnPropertyDescriptor(value, key);
           if (typeof descriptor.value === 'function' && descriptor.writable) {
-            Object.defineProperty(value, key, { ...descriptor, value: wrapFunction(descriptor.value) });
+            Object.defineProperty(value, key, { ...descriptor, value: wrapFunction(descriptor.value, key) });
           }
         }
       } else if (typeof value === 'function') {
-        iface[name] = wrapFunction(value);
+        iface[name] = wrapFunction(value, name);
       }
     }
   }

@@ -18,7 +18,7 @@ pub fn map_from_proto(map: BTreeMap<String, String>) -> StringMap {
     map.into_iter().collect()
 }
 
-/// A VM state as its proto number.
+/// A VM state as its proto number; `unknown(n)` is `n`.
 pub fn state_to_proto(state: VmState) -> i32 {
     (match state {
         VmState::Unspecified => pb::VmState::Unspecified,
@@ -26,36 +26,53 @@ pub fn state_to_proto(state: VmState) -> i32 {
         VmState::Running => pb::VmState::Running,
         VmState::Paused => pb::VmState::Paused,
         VmState::Shutdown => pb::VmState::Shutdown,
+        VmState::Unknown(number) => return number,
     }) as i32
 }
 
-/// A proto VM state number; numbers this SDK does not know read as `unspecified`.
+/// A proto VM state number. Protobuf enums are open: a number this SDK does not know is
+/// kept as `unknown(n)`.
 pub fn state_from_proto(number: i32) -> VmState {
     match pb::VmState::try_from(number) {
+        Ok(pb::VmState::Unspecified) => VmState::Unspecified,
         Ok(pb::VmState::Created) => VmState::Created,
         Ok(pb::VmState::Running) => VmState::Running,
         Ok(pb::VmState::Paused) => VmState::Paused,
         Ok(pb::VmState::Shutdown) => VmState::Shutdown,
-        Ok(pb::VmState::Unspecified) | Err(_) => VmState::Unspecified,
+        Err(_) => VmState::Unknown(number),
     }
 }
 
-fn mode_to_proto(mode: NetworkMode) -> i32 {
+/// A network mode as its proto number; `unknown(n)` is `n`.
+pub fn mode_to_proto(mode: NetworkMode) -> i32 {
     (match mode {
         NetworkMode::Unspecified => pb::NetworkMode::Unspecified,
         NetworkMode::DualStack => pb::NetworkMode::DualStack,
         NetworkMode::Ipv4Only => pb::NetworkMode::Ipv4Only,
         NetworkMode::Ipv6Only => pb::NetworkMode::Ipv6Only,
+        NetworkMode::Unknown(number) => return number,
     }) as i32
 }
 
-fn mode_from_proto(number: i32) -> NetworkMode {
+/// A proto network mode number; a number this SDK does not know is kept as `unknown(n)`.
+pub fn mode_from_proto(number: i32) -> NetworkMode {
     match pb::NetworkMode::try_from(number) {
+        Ok(pb::NetworkMode::Unspecified) => NetworkMode::Unspecified,
         Ok(pb::NetworkMode::DualStack) => NetworkMode::DualStack,
         Ok(pb::NetworkMode::Ipv4Only) => NetworkMode::Ipv4Only,
         Ok(pb::NetworkMode::Ipv6Only) => NetworkMode::Ipv6Only,
-        Ok(pb::NetworkMode::Unspecified) | Err(_) => NetworkMode::Unspecified,
+        Err(_) => NetworkMode::Unknown(number),
     }
+}
+
+/// `unknown(n)` with a known `n` as that known case (a host may build `unknown(2)`).
+pub fn normalize_mode(mode: NetworkMode) -> NetworkMode {
+    mode_from_proto(mode_to_proto(mode))
+}
+
+/// `unknown(n)` with a known `n` as that known case.
+pub fn normalize_state(state: VmState) -> VmState {
+    state_from_proto(state_to_proto(state))
 }
 
 fn rate_to_proto(r: &RateLimit) -> pb::RateLimit {
@@ -291,6 +308,12 @@ pub fn list_response_from_proto(r: pb::ListVmsResponse) -> ListVmsResponse {
     }
 }
 
+/// Whether `state` passes `filter` (empty: every state), comparing wire numbers, so a state
+/// this SDK does not know matches only its own number.
+pub fn in_state_filter(state: VmState, filter: &[VmState]) -> bool {
+    filter.is_empty() || filter.iter().any(|s| state_to_proto(*s) == state_to_proto(state))
+}
+
 /// A state filter as proto numbers.
 pub fn states_to_proto(states: &[VmState]) -> Vec<i32> {
     states.iter().map(|s| state_to_proto(*s)).collect()
@@ -316,9 +339,39 @@ mod tests {
     }
 
     #[test]
-    fn unknown_state_numbers_read_as_unspecified() {
+    fn unknown_numbers_are_kept_and_encode_back() {
         assert_eq!(state_from_proto(2), VmState::Running);
-        assert_eq!(state_from_proto(99), VmState::Unspecified);
+        assert_eq!(state_from_proto(0), VmState::Unspecified);
         assert_eq!(state_to_proto(VmState::Shutdown), 4);
+        for n in [5, 99, -1, i32::MAX, i32::MIN] {
+            assert_eq!(state_from_proto(n), VmState::Unknown(n));
+            assert_eq!(state_to_proto(state_from_proto(n)), n);
+            assert_eq!(mode_from_proto(n), NetworkMode::Unknown(n));
+        }
+        assert_eq!(mode_from_proto(4), NetworkMode::Unknown(4));
+        assert_eq!(mode_to_proto(NetworkMode::Unknown(4)), 4);
+        assert_eq!(normalize_mode(NetworkMode::Unknown(2)), NetworkMode::Ipv4Only);
+        assert_eq!(normalize_state(VmState::Unknown(3)), VmState::Paused);
+        for n in 0..=4 {
+            assert_eq!(state_to_proto(state_from_proto(n)), n);
+        }
+    }
+
+    #[test]
+    fn state_filters_compare_wire_numbers() {
+        assert!(in_state_filter(VmState::Unknown(5), &[]));
+        assert!(!in_state_filter(VmState::Unknown(5), &[VmState::Running]));
+        assert!(in_state_filter(VmState::Unknown(5), &[VmState::Created, VmState::Unknown(5)]));
+        assert!(in_state_filter(VmState::Running, &[VmState::Unknown(2)]));
+        assert!(!in_state_filter(VmState::Running, &[VmState::Unknown(6)]));
+    }
+
+    #[test]
+    fn unknown_modes_survive_a_proto_round_trip() {
+        let mut config = crate::templates::config(Template::Standard);
+        config.network[0].mode = NetworkMode::Unknown(7);
+        let proto = config_to_proto(&config);
+        assert_eq!(proto.network[0].mode, 7);
+        assert_eq!(config_from_proto(proto), config);
     }
 }

@@ -341,11 +341,12 @@ fn vector_request(request: &serde_json::Value) -> RpcRequest {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|s| match s.as_str() {
-                    Some("created") => VmState::Created,
-                    Some("running") => VmState::Running,
-                    Some("paused") => VmState::Paused,
-                    Some("shutdown") => VmState::Shutdown,
+                .map(|s| match (s.as_str(), s.as_i64()) {
+                    (Some("created"), _) => VmState::Created,
+                    (Some("running"), _) => VmState::Running,
+                    (Some("paused"), _) => VmState::Paused,
+                    (Some("shutdown"), _) => VmState::Shutdown,
+                    (_, Some(number)) => VmState::Unknown(number as i32),
                     _ => VmState::Unspecified,
                 })
                 .collect(),
@@ -412,11 +413,14 @@ fn codec_vectors_shared_with_the_go_tests() {
             "list-vms" => RpcMethod::ListVms,
             other => panic!("{name}: method {other}"),
         };
-        let response = HttpResponse {
+        let mut response = HttpResponse {
             status: v["status"].as_u64().unwrap() as u16,
             headers: vec![("Content-Type".into(), v["content_type"].as_str().unwrap().into())],
             body: vector_body(v),
         };
+        if let Some(encoding) = v["content_encoding"].as_str() {
+            response.headers.push(("Content-Encoding".into(), encoding.into()));
+        }
         let got = decode_response(&options(codec(v)), method, &response);
         if !v["error"].is_null() {
             check_vector_error(name, got, &v["error"]);
@@ -497,4 +501,60 @@ fn gzip_trailing_garbage_after_a_member_is_an_internal_error() {
         );
         assert!(message.contains("gzip"), "{trailer:?}: {message}");
     }
+}
+
+#[test]
+fn states_and_modes_unknown_to_this_sdk_are_kept_in_both_codecs() {
+    let mut config = config_to_proto(&crate::templates::config(Template::Minimal));
+    config.network[0].mode = 9;
+    let info =
+        pb::GetVmInfoResponse { vm_id: "ud-5".into(), state: 5, config: Some(config), ..Default::default() };
+    let list = pb::ListVmsResponse {
+        vms: vec![pb::VmInfo { vm_id: "ud-5".into(), state: 5, ..Default::default() }],
+        total_count: 1,
+        ..Default::default()
+    };
+    for codec in [Codec::Proto, Codec::Json] {
+        let (content_type, info_body, list_body) = match codec {
+            Codec::Proto => ("application/proto", info.encode_to_vec(), list.encode_to_vec()),
+            Codec::Json => {
+                ("application/json", metald_proto::json::to_json(&info), metald_proto::json::to_json(&list))
+            }
+        };
+        if codec == Codec::Json {
+            assert!(String::from_utf8_lossy(&info_body).contains("\"state\":5"));
+        }
+        let RpcResponse::GetVmInfo(got) =
+            decode_response(&options(codec), RpcMethod::GetVmInfo, &ok(content_type, info_body)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(got.state, VmState::Unknown(5), "{codec:?}");
+        assert_eq!(got.config.unwrap().network[0].mode, NetworkMode::Unknown(9), "{codec:?}");
+        let RpcResponse::ListVms(got) =
+            decode_response(&options(codec), RpcMethod::ListVms, &ok(content_type, list_body)).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(got.vms[0].state, VmState::Unknown(5), "{codec:?}");
+    }
+}
+
+#[test]
+fn unknown_states_and_modes_encode_back_to_their_numbers() {
+    let request = ListVmsRequest {
+        state_filter: vec![VmState::Running, VmState::Unknown(5)],
+        page_size: 0,
+        page_token: String::new(),
+    };
+    let proto = encode_request(&options(Codec::Proto), &RpcRequest::ListVms(request.clone()), 1).unwrap();
+    assert_eq!(pb::ListVmsRequest::decode(&proto.body[..]).unwrap().state_filter, [2, 5]);
+    let json = encode_request(&options(Codec::Json), &RpcRequest::ListVms(request), 1).unwrap();
+    assert_eq!(String::from_utf8(json.body).unwrap(), r#"{"stateFilter":["VM_STATE_RUNNING",5]}"#);
+
+    let mut config = crate::templates::config(Template::Minimal);
+    config.network[0].mode = NetworkMode::Unknown(9);
+    let create = RpcRequest::CreateVm(CreateVmRequest { vm_id: String::new(), config });
+    let sent = encode_request(&options(Codec::Proto), &create, 1).unwrap();
+    assert_eq!(pb::CreateVmRequest::decode(&sent.body[..]).unwrap().config.unwrap().network[0].mode, 9);
 }

@@ -13,6 +13,7 @@ pub use crate::bindings::exports::metald::client::config_file::{
     FileBoot, FileConsole, FileCpu, FileIpv4, FileIpv6, FileMemory, FileNetwork, FileStorage, VmConfigFile,
 };
 use crate::builder::Builder;
+use crate::codec::convert::{mode_from_proto, normalize_mode};
 use crate::errors::{invalid, issue, issues_to_result};
 use crate::model::*;
 use crate::templates;
@@ -91,19 +92,7 @@ fn read_file(root: &mut Object<'_>, p: &mut Problems) -> VmConfigFile {
 fn read_network(o: &mut Object<'_>, p: &mut Problems) -> FileNetwork {
     let id = o.string("id", p);
     let interface_type = o.string("interface_type", p);
-    let mode_path = read::join(o.path(), "mode");
-    let mode = match o.string("mode", p).as_str() {
-        "" | "dual_stack" => NetworkMode::DualStack,
-        "ipv4_only" => NetworkMode::Ipv4Only,
-        "ipv6_only" => NetworkMode::Ipv6Only,
-        other => {
-            p.add(
-                &mode_path,
-                format!("unknown mode \"{other}\"; expected dual_stack, ipv4_only or ipv6_only"),
-            );
-            NetworkMode::DualStack
-        }
-    };
+    let mode = read_mode(o, p);
     let ipv4 = o.object("ipv4", p).map(|mut v4| {
         let config = FileIpv4 {
             dhcp: v4.bool("dhcp", p),
@@ -152,6 +141,35 @@ fn read_network(o: &mut Object<'_>, p: &mut Problems) -> FileNetwork {
         options: o.map("options", p),
         rx_rate_limit,
         tx_rate_limit,
+    }
+}
+
+/// `mode`: a name, or the number of a mode this SDK does not know (as written for one).
+fn read_mode(o: &mut Object<'_>, p: &mut Problems) -> NetworkMode {
+    const EXPECTED: &str = "expected dual_stack, ipv4_only, ipv6_only or a mode number";
+    let path = read::join(o.path(), "mode");
+    match o.get("mode", p) {
+        None => NetworkMode::DualStack,
+        Some(Value::String(name)) => match name.as_str() {
+            "" | "dual_stack" => NetworkMode::DualStack,
+            "ipv4_only" => NetworkMode::Ipv4Only,
+            "ipv6_only" => NetworkMode::Ipv6Only,
+            other => {
+                p.add(&path, format!("unknown mode \"{other}\"; {EXPECTED}"));
+                NetworkMode::DualStack
+            }
+        },
+        Some(Value::Number(n)) => match n.as_i64().and_then(|n| i32::try_from(n).ok()) {
+            Some(number) => mode_from_proto(number),
+            None => {
+                p.add(&path, format!("mode number {n} is not a 32-bit integer"));
+                NetworkMode::DualStack
+            }
+        },
+        Some(other) => {
+            p.add(&path, format!("{EXPECTED}, got {}", read::kind(other)));
+            NetworkMode::DualStack
+        }
     }
 }
 
@@ -248,11 +266,12 @@ fn storage_json(disk: &FileStorage) -> Json {
 }
 
 fn network_json(nic: &FileNetwork) -> Json {
-    let mut fields = vec![
-        ("id", Json::str(&nic.id)),
-        ("interface_type", Json::str(&nic.interface_type)),
-        ("mode", Json::str(mode_name(nic.mode))),
-    ];
+    let mode = match normalize_mode(nic.mode) {
+        NetworkMode::Unknown(number) => Json::Int(number.into()),
+        known => Json::str(mode_name(known)),
+    };
+    let mut fields =
+        vec![("id", Json::str(&nic.id)), ("interface_type", Json::str(&nic.interface_type)), ("mode", mode)];
     if let Some(v4) = &nic.ipv4 {
         let mut ipv4 = vec![("dhcp", Json::Bool(v4.dhcp))];
         push_str(&mut ipv4, "static_ip", &v4.static_ip);
@@ -309,12 +328,13 @@ fn push_map(fields: &mut Vec<(&'static str, Json)>, key: &'static str, map: &Str
     }
 }
 
-/// The file spelling of a network mode; `unspecified` is written as `dual_stack`, as Go does.
+/// The file spelling of a known network mode; `unspecified` is written as `dual_stack`, as Go
+/// does. (A mode this SDK does not know is written as its number.)
 fn mode_name(mode: NetworkMode) -> &'static str {
     match mode {
         NetworkMode::Ipv4Only => "ipv4_only",
         NetworkMode::Ipv6Only => "ipv6_only",
-        NetworkMode::DualStack | NetworkMode::Unspecified => "dual_stack",
+        NetworkMode::DualStack | NetworkMode::Unspecified | NetworkMode::Unknown(_) => "dual_stack",
     }
 }
 
@@ -397,7 +417,10 @@ fn file_network_to_config(nic: &FileNetwork) -> NetworkInterface {
             privacy_extensions: v6.privacy_extensions,
             link_local: v6.link_local.clone(),
         }),
-        mode: if nic.mode == NetworkMode::Unspecified { NetworkMode::DualStack } else { nic.mode },
+        mode: match normalize_mode(nic.mode) {
+            NetworkMode::Unspecified => NetworkMode::DualStack,
+            mode => mode,
+        },
         rx_rate_limit: nic.rx_rate_limit,
         tx_rate_limit: nic.tx_rate_limit,
     }

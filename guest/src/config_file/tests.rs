@@ -204,7 +204,7 @@ fn unknown_network_mode_and_template_are_errors() {
         [
             issue(
                 "network[0].mode",
-                "unknown mode \"ipv5_only\"; expected dual_stack, ipv4_only or ipv6_only"
+                "unknown mode \"ipv5_only\"; expected dual_stack, ipv4_only, ipv6_only or a mode number"
             ),
             issue(
                 "template",
@@ -294,4 +294,34 @@ fn case_variant_and_nested_duplicates_are_issues_in_every_object() {
     // Map keys are case-sensitive: `a` and `A` are two labels.
     let file = parse(r#"{"metadata": {"a": "1", "A": "2"}}"#).unwrap();
     assert_eq!(file.metadata, Some(map_from([("A", "2"), ("a", "1")])));
+}
+
+#[test]
+fn a_mode_unknown_to_this_sdk_is_written_as_its_number_and_read_back() {
+    let mut config = crate::templates::config(Template::Standard);
+    config.network[0].mode = NetworkMode::Unknown(7);
+    let file = from_vm_config(&config, "n", "").unwrap();
+    let text = render(&file);
+    assert!(text.contains("\"mode\": 7,"), "{text}");
+    let reparsed = parse(&text).unwrap();
+    assert_eq!(reparsed.network[0].mode, NetworkMode::Unknown(7));
+    assert_eq!(to_vm_config(&reparsed).unwrap().network[0].mode, NetworkMode::Unknown(7));
+    // Known numbers read as their modes; names are written for them.
+    let file = parse(r#"{"network": [{"id": "a", "mode": 2}, {"id": "b", "mode": 0}]}"#).unwrap();
+    assert_eq!(file.network[0].mode, NetworkMode::Ipv4Only);
+    assert!(render(&file).contains("\"mode\": \"ipv4_only\""));
+    assert_eq!(to_vm_config(&file).unwrap().network[1].mode, NetworkMode::DualStack);
+    assert_eq!(
+        problems(
+            r#"{"network": [{"id": "a", "mode": 1.5}, {"id": "b", "mode": 4294967296}, {"id": "c", "mode": true}]}"#
+        ),
+        [
+            issue("network[0].mode", "mode number 1.5 is not a 32-bit integer"),
+            issue("network[1].mode", "mode number 4294967296 is not a 32-bit integer"),
+            issue(
+                "network[2].mode",
+                "expected dual_stack, ipv4_only, ipv6_only or a mode number, got a boolean"
+            ),
+        ]
+    );
 }

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use crate::bindings::exports::metald::client::client::{self, Client};
 use crate::call::call;
+use crate::codec::convert::in_state_filter;
 use crate::codec::{RpcRequest, RpcResponse};
 use crate::model::*;
 use crate::options::Resolved;
@@ -119,7 +120,8 @@ impl client::GuestClient for ClientResource {
                 page_token,
             };
             let page = self.list_vms(request)?;
-            vms.extend(page.vms);
+            // The real metald ignores `state_filter`: apply it here too.
+            vms.extend(page.vms.into_iter().filter(|vm| in_state_filter(vm.state, &state_filter)));
             if page.next_page_token.is_empty() {
                 return Ok(vms);
             }

@@ -60,7 +60,7 @@ async fn remote(cli: &Cli, as_json: bool) -> Result<(), CliError> {
             let created = client.create_vm(&built.config).await.map_err(failed("Failed to create VM"))?;
             let fields = [
                 ("VM ID", "vm_id", json!(created.vm_id)),
-                ("State", "state", json!(state_name(created.state))),
+                ("State", "state", output::state_json(created.state)),
             ];
             print(&output::operation("VM created successfully:", &fields, as_json));
         }
@@ -121,9 +121,9 @@ async fn remote(cli: &Cli, as_json: bool) -> Result<(), CliError> {
             let state = wait_until_running(&mut client, &created.vm_id, *wait).await?;
             let fields = [
                 ("VM ID", "vm_id", json!(created.vm_id)),
-                ("Create State", "create_state", json!(state_name(created.state))),
+                ("Create State", "create_state", output::state_json(created.state)),
                 ("Boot Success", "boot_success", json!(booted.success)),
-                ("Boot State", "boot_state", json!(state_name(state))),
+                ("Boot State", "boot_state", output::state_json(state)),
             ];
             print(&output::operation("VM created and booted successfully:", &fields, as_json));
         }
@@ -151,7 +151,7 @@ fn state_change(
     let mut fields = vec![
         ("VM ID", "vm_id", json!(vm_id)),
         ("Success", "success", json!(r.success)),
-        ("State", "state", json!(state_name(r.state))),
+        ("State", "state", output::state_json(r.state)),
     ];
     if let Some(force) = force {
         fields.push(("Force", "force", json!(force)));

@@ -10,17 +10,29 @@ use serde_json::{Map, Value, json};
 
 const MIB: i64 = 1 << 20;
 
-/// `VM_STATE_RUNNING`.
-pub fn state_name(state: VmState) -> &'static str {
+/// `VM_STATE_RUNNING`; a state this SDK does not know is its number (`5`), as metald-cli's
+/// protobuf enums print it.
+pub fn state_name(state: VmState) -> String {
     match state {
-        VmState::Unspecified => "VM_STATE_UNSPECIFIED",
-        VmState::Created => "VM_STATE_CREATED",
-        VmState::Running => "VM_STATE_RUNNING",
-        VmState::Paused => "VM_STATE_PAUSED",
-        VmState::Shutdown => "VM_STATE_SHUTDOWN",
+        VmState::Unspecified => "VM_STATE_UNSPECIFIED".into(),
+        VmState::Created => "VM_STATE_CREATED".into(),
+        VmState::Running => "VM_STATE_RUNNING".into(),
+        VmState::Paused => "VM_STATE_PAUSED".into(),
+        VmState::Shutdown => "VM_STATE_SHUTDOWN".into(),
+        VmState::Unknown(number) => number.to_string(),
     }
 }
 
+/// A state in an operation's JSON: its name, or the number of a state this SDK does not know
+/// (the protobuf JSON mapping's rule).
+pub fn state_json(state: VmState) -> Value {
+    match state {
+        VmState::Unknown(number) => json!(number),
+        known => json!(state_name(known)),
+    }
+}
+
+/// The protobuf number of a state (metald-cli's `--json` writes states as numbers).
 fn state_number(state: VmState) -> i64 {
     match state {
         VmState::Unspecified => 0,
@@ -28,6 +40,7 @@ fn state_number(state: VmState) -> i64 {
         VmState::Running => 2,
         VmState::Paused => 3,
         VmState::Shutdown => 4,
+        VmState::Unknown(number) => number.into(),
     }
 }
 
@@ -37,6 +50,7 @@ fn mode_number(mode: NetworkMode) -> i64 {
         NetworkMode::DualStack => 1,
         NetworkMode::Ipv4Only => 2,
         NetworkMode::Ipv6Only => 3,
+        NetworkMode::Unknown(number) => number.into(),
     }
 }
 
@@ -371,6 +385,51 @@ mod tests {
         );
         let parsed: Value = serde_json::from_str(&operation("VM boot operation:", &fields, true)).unwrap();
         assert_eq!(parsed, json!({"state": "VM_STATE_RUNNING", "success": true, "vm_id": "ud-1"}));
+    }
+
+    fn info_in_state(state: VmState) -> GetVmInfoResponse {
+        GetVmInfoResponse {
+            vm_id: "ud-5".into(),
+            config: None,
+            state,
+            metrics: None,
+            backend_info: vec![],
+            network_info: None,
+        }
+    }
+
+    fn vm_in_state(id: &str, state: VmState) -> VmInfo {
+        VmInfo {
+            vm_id: id.into(),
+            state,
+            vcpu_count: 1,
+            memory_size_bytes: MIB,
+            created_timestamp: 0,
+            modified_timestamp: 0,
+            metadata: vec![],
+            customer_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn states_unknown_to_this_sdk_print_their_numbers() {
+        let unknown = VmState::Unknown(5);
+        let parsed: Value = serde_json::from_str(&info(&info_in_state(unknown), true)).unwrap();
+        assert_eq!(parsed["State"], json!(5));
+        assert_eq!(info(&info_in_state(unknown), false), "VM Information:\n  VM ID: ud-5\n  State: 5");
+        let vms = [vm_in_state("ud-5", unknown), vm_in_state("ud-2", VmState::Running)];
+        let parsed: Value = serde_json::from_str(&list(&vms, "acme", true)).unwrap();
+        assert_eq!(
+            (parsed["VMs"][0]["state"].clone(), parsed["VMs"][1]["state"].clone()),
+            (json!(5), json!(2))
+        );
+        assert_eq!(
+            list(&vms, "acme", false),
+            "VMs for tenant acme (total: 2):\n  - ud-5:  5                 (CPUs: 1, Memory: 1 MB)\n  - ud-2:  VM_STATE_RUNNING  (CPUs: 1, Memory: 1 MB)"
+        );
+        assert_eq!(state_json(unknown), json!(5));
+        assert_eq!(state_json(VmState::Paused), json!("VM_STATE_PAUSED"));
+        assert_eq!(mode_number(NetworkMode::Unknown(7)), 7);
     }
 
     #[test]

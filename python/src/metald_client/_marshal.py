@@ -9,7 +9,9 @@ payload or, when the ``ok`` and ``err`` payloads would be indistinguishable, as
 * :func:`lower` walks the parameter's wasmtime ``ValType`` and builds the value wasmtime
   expects from dataclasses / mappings / enums, checking types and integer ranges (wasmtime-py
   passes integers to ctypes, which would silently truncate out-of-range values).
-* :func:`lift` rebuilds dataclasses and enums, directed by the Python type hint.
+* :func:`lift` rebuilds dataclasses and enums, directed by the Python type hint. The open
+  protobuf enums (``vm-state``, ``network-mode``: known cases plus ``unknown(s32)``) lift to
+  their member, or to the plain ``int`` of a number this SDK does not know.
 * :func:`split_result` decides ok/err with the same rule wasmtime-py uses to tag results.
 """
 
@@ -57,7 +59,7 @@ from .errors import (
     OtherError,
     TransportError,
 )
-from .types import ErrorCode, ErrorDetail, ValidationIssue, WitEnum
+from .types import ErrorCode, ErrorDetail, OpenWitEnum, ValidationIssue, WitEnum
 
 _INT_RANGES: dict[type, tuple[int, int]] = {
     S8: (-(2**7), 2**7 - 1),
@@ -119,6 +121,37 @@ def is_tagged(cases: list[tuple[str, ValType | None]]) -> bool:
             return True
         seen |= classes
     return False
+
+
+def is_open_enum(cases: list[tuple[str, ValType | None]]) -> bool:
+    """Whether a variant is an open protobuf enum: payload-less known cases, in wire-number
+    order from 0, then ``unknown(s32)`` (``vm-state``, ``network-mode``)."""
+    *known, last = cases
+    return (
+        bool(known)
+        and last[0] == "unknown"
+        and isinstance(last[1], S32)
+        and all(case_ty is None for _, case_ty in known)
+    )
+
+
+def _open_enum_case(cases: list[tuple[str, ValType | None]], value: Any, path: str) -> Variant:
+    """The ``Variant`` of an open enum for a member, a case name or a protobuf number."""
+    known = [name for name, _ in cases[:-1]]
+    if isinstance(value, int) and not isinstance(value, (bool, WitEnum)):
+        low, high = _INT_RANGES[S32]
+        if not low <= value <= high:
+            raise ValueError(f"{path}: {value} is out of range [{low}, {high}]")
+        return Variant(known[value], None) if 0 <= value < len(known) else Variant("unknown", value)
+    if isinstance(value, WitEnum):
+        name = value.wit_name
+    elif isinstance(value, str):
+        name = value.strip().lower().replace("_", "-")
+    else:
+        raise TypeError(f"{path}: expected one of {known} or a number, got {_describe(value)}")
+    if name not in known:
+        raise ValueError(f"{path}: {value!r} is not one of {', '.join(known)} (or a number)")
+    return Variant(name, None)
 
 
 def lower(ty: ValType, value: Any, path: str) -> Any:
@@ -194,6 +227,8 @@ def lower(ty: ValType, value: Any, path: str) -> Any:
         return lower(ty.payload, value, path)
     if isinstance(ty, VariantType):
         cases = ty.cases
+        if not isinstance(value, Variant) and is_open_enum(cases):
+            value = _open_enum_case(cases, value, path)
         if not isinstance(value, Variant):
             raise TypeError(f"{path}: expected a variant, got {_describe(value)}")
         for name, case_ty in cases:
@@ -252,6 +287,9 @@ def lift(hint: Any, value: Any) -> Any:
                 for f in dataclasses.fields(hint)
             }
             return hint(**kwargs)
+        if issubclass(hint, OpenWitEnum) and isinstance(value, Variant):
+            # A number this SDK does not know stays that number (protobuf enums are open).
+            return int(value.payload) if value.tag == "unknown" else hint(value.tag)
         if issubclass(hint, WitEnum):
             return hint(value)
         if hint is bytes:

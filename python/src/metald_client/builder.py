@@ -181,10 +181,11 @@ class VmConfigBuilder:
         self,
         id: str,
         interface_type: str = "",
-        mode: NetworkMode | str = NetworkMode.DUAL_STACK,
+        mode: NetworkMode | str | int = NetworkMode.DUAL_STACK,
     ) -> VmConfigBuilder:
         """Appends an interface with DHCP and/or SLAAC as ``mode`` asks; empty
-        ``interface_type`` means ``virtio-net``, ``unspecified`` mode means dual stack."""
+        ``interface_type`` means ``virtio-net``, ``unspecified`` mode means dual stack. A mode
+        number this SDK does not know (an ``int``) is kept, with neither DHCP nor SLAAC."""
         return self._chain("add-network", id, interface_type, mode)
 
     def add_default_network(self) -> VmConfigBuilder:
@@ -203,7 +204,7 @@ class VmConfigBuilder:
         self,
         id: str,
         interface_type: str = "",
-        mode: NetworkMode | str = NetworkMode.DUAL_STACK,
+        mode: NetworkMode | str | int = NetworkMode.DUAL_STACK,
         ipv4: Ipv4Config | None = None,
         ipv6: Ipv6Config | None = None,
     ) -> VmConfigBuilder:

@@ -213,38 +213,40 @@ class Client:
 
     def list_vms(
         self,
-        state_filter: Iterable[VmState | str] = (),
+        state_filter: Iterable[VmState | str | int] = (),
         page_size: int = 0,
         page_token: str = "",
     ) -> ListVmsResponse:
         """One page of the caller's VMs, newest first.
 
         Args:
-            state_filter: Only VMs in these states; empty for all.
+            state_filter: Only VMs in these states (members, names or protobuf numbers);
+                empty for all.
             page_size: Page size; 0 lets the server choose.
             page_token: ``next_page_token`` of the previous page; empty for the first page.
         """
         request = ListVmsRequest(
-            state_filter=[VmState(s) for s in state_filter],
+            state_filter=[VmState.of(s) for s in state_filter],
             page_size=page_size,
             page_token=page_token,
         )
         response: ListVmsResponse = self._call("list-vms", request, returns=ListVmsResponse)
         return response
 
-    def list_all_vms(self, state_filter: Iterable[VmState | str] = ()) -> list[VmInfo]:
+    def list_all_vms(self, state_filter: Iterable[VmState | str | int] = ()) -> list[VmInfo]:
         """All of the caller's VMs in ``state_filter`` (empty: all), every page fetched by the
-        component."""
+        component, which also applies the filter to what comes back (the real metald ignores
+        it): a state this SDK does not know, ``5``, matches only ``5``."""
         vms: list[VmInfo] = self._call(
-            "list-all-vms", [VmState(s) for s in state_filter], returns=list[VmInfo]
+            "list-all-vms", [VmState.of(s) for s in state_filter], returns=list[VmInfo]
         )
         return vms
 
     def iter_vms(
-        self, state_filter: Iterable[VmState | str] = (), page_size: int = 0
+        self, state_filter: Iterable[VmState | str | int] = (), page_size: int = 0
     ) -> Iterator[VmInfo]:
         """Iterates over the caller's VMs page by page (one ``list_vms`` call per page)."""
-        states = [VmState(s) for s in state_filter]
+        states = [VmState.of(s) for s in state_filter]
         token = ""
         while True:
             page = self.list_vms(states, page_size=page_size, page_token=token)

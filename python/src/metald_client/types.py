@@ -22,6 +22,10 @@ empty collections, ``None``), exactly as an unset proto field reads on the serve
 
 On input, enum-typed parameters also accept the plain string: ``"high-cpu"``,
 ``"high_cpu"`` and ``Template.HIGH_CPU`` are the same template.
+
+``VmState`` and ``NetworkMode`` are protobuf enums, which are open: a number this SDK does not
+know (a newer server's) is kept as a plain ``int`` in fields typed ``VmState | int``, and an
+``int`` is accepted on input (``2`` is ``VmState.RUNNING``; ``5`` is sent as 5).
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ __all__ = [
     "NetworkInterface",
     "NetworkMode",
     "NetworkStats",
+    "OpenWitEnum",
     "PauseVmResponse",
     "PortMapping",
     "RateLimit",
@@ -83,6 +88,7 @@ __all__ = [
     "VmMetrics",
     "VmNetworkInfo",
     "VmState",
+    "number_of",
 ]
 
 
@@ -114,8 +120,42 @@ class WitEnum(str, Enum):
         return None
 
 
-class VmState(WitEnum):
-    """Lifecycle state of a VM (proto ``VmState``); an unknown number reads as ``UNSPECIFIED``."""
+class OpenWitEnum(WitEnum):
+    """Base of the protobuf enums, which are open (WIT variants with an ``unknown(s32)`` case).
+
+    The members are the numbers this SDK knows, declared in wire-number order from 0. A
+    number it does not know (a newer server's) is kept as a plain ``int``: fields typed
+    ``VmState | int`` hold either a member or that number, and an ``int`` given on input is
+    sent as that number (a known one reads as its member).
+    """
+
+    @property
+    def number(self) -> int:
+        """The protobuf number of this case."""
+        return list(type(self)).index(self)
+
+    @classmethod
+    def from_number(cls, number: int) -> Any:
+        """The member with this protobuf number, or ``number`` itself when it is unknown."""
+        members = list(cls)
+        return members[number] if 0 <= number < len(members) else number
+
+    @classmethod
+    def of(cls, value: Any) -> Any:
+        """A member from a member, a name or a number; an unknown number stays an ``int``."""
+        if isinstance(value, int) and not isinstance(value, (bool, Enum)):
+            return cls.from_number(value)
+        return cls(value)
+
+
+def number_of(value: OpenWitEnum | int) -> int:
+    """The protobuf number of a ``VmState``/``NetworkMode`` member or of an unknown ``int``."""
+    return value.number if isinstance(value, OpenWitEnum) else int(value)
+
+
+class VmState(OpenWitEnum):
+    """Lifecycle state of a VM (proto ``VmState``). A state number this SDK does not know is
+    kept as an ``int`` (fields are ``VmState | int``), never read as ``UNSPECIFIED``."""
 
     UNSPECIFIED = "unspecified"
     CREATED = "created"
@@ -124,8 +164,9 @@ class VmState(WitEnum):
     SHUTDOWN = "shutdown"
 
 
-class NetworkMode(WitEnum):
-    """Address families of a network interface (proto ``NetworkMode``)."""
+class NetworkMode(OpenWitEnum):
+    """Address families of a network interface (proto ``NetworkMode``). A mode number this SDK
+    does not know is kept as an ``int`` (fields are ``NetworkMode | int``)."""
 
     UNSPECIFIED = "unspecified"
     DUAL_STACK = "dual-stack"
@@ -283,7 +324,7 @@ class NetworkInterface:
     options: dict[str, str] = field(default_factory=dict)
     ipv4_config: Ipv4Config | None = None
     ipv6_config: Ipv6Config | None = None
-    mode: NetworkMode = NetworkMode.UNSPECIFIED
+    mode: NetworkMode | int = NetworkMode.UNSPECIFIED
     rx_rate_limit: RateLimit | None = None
     tx_rate_limit: RateLimit | None = None
 
@@ -331,7 +372,7 @@ class CreateVmResponse:
     """CreateVm response: use ``vm_id``, the id the server assigned."""
 
     vm_id: str
-    state: VmState
+    state: VmState | int
 
 
 @dataclass
@@ -371,7 +412,7 @@ class StateChangeResponse:
     """Result of BootVm, ShutdownVm, PauseVm, ResumeVm and RebootVm."""
 
     success: bool
-    state: VmState
+    state: VmState | int
 
 
 BootVmResponse = StateChangeResponse
@@ -440,7 +481,7 @@ class GetVmInfoResponse:
 
     vm_id: str
     config: VmConfig | None
-    state: VmState
+    state: VmState | int
     metrics: VmMetrics | None = None
     backend_info: dict[str, str] = field(default_factory=dict)
     network_info: VmNetworkInfo | None = None
@@ -451,7 +492,7 @@ class ListVmsRequest:
     """ListVms request: an empty ``state_filter`` means all states; ``page_size`` 0 lets the
     server choose."""
 
-    state_filter: list[VmState] = field(default_factory=list)
+    state_filter: list[VmState | int] = field(default_factory=list)
     page_size: int = 0
     page_token: str = ""
 
@@ -461,7 +502,7 @@ class VmInfo:
     """One VM in a listing (proto ``VmInfo``); timestamps are Unix seconds."""
 
     vm_id: str
-    state: VmState
+    state: VmState | int
     vcpu_count: int = 0
     memory_size_bytes: int = 0
     created_timestamp: int = 0
@@ -591,7 +632,7 @@ class FileNetwork:
 
     id: str
     interface_type: str = ""
-    mode: NetworkMode = NetworkMode.DUAL_STACK
+    mode: NetworkMode | int = NetworkMode.DUAL_STACK
     ipv4: FileIpv4 | None = None
     ipv6: FileIpv6 | None = None
     mac_address: str = ""

@@ -355,6 +355,24 @@ impl Emitter<'_> {
         }
         self.w("}");
         self.w("");
+        let _ = writeln!(
+            self.out,
+            "// String returns the WIT name of the case held, with its payload in parentheses if it has one."
+        );
+        let _ = writeln!(self.out, "func (v {name}) String() string {{");
+        let payload_cases: Vec<&Case> = cases.iter().filter(|c| c.ty.is_some()).collect();
+        if !payload_cases.is_empty() {
+            self.w("	switch v.Tag {");
+            for c in payload_cases {
+                let field = camel(&c.name);
+                let _ = writeln!(self.out, "	case {name}Tag{field}:");
+                let _ = writeln!(self.out, "		return cabi.VariantCase({:?}, v.{field})", c.name);
+            }
+            self.w("	}");
+        }
+        self.w("	return v.Tag.String()");
+        self.w("}");
+        self.w("");
         let _ = writeln!(self.out, "// {name}Tag names the cases of {name}.");
         let tag = format!("{name}Tag");
         self.enumeration(&tag, cases);
@@ -918,6 +936,20 @@ mod tests {
         );
         let err = render(&m, &GoOptions { package: "p".into(), cabi_import: "c".into() }).unwrap_err();
         assert!(err.to_string().contains("XY"), "{err}");
+    }
+
+    #[test]
+    fn variants_print_their_case_and_payload() {
+        let m = model(
+            "package a:b; interface i { variant v { x, y(u64) } f: func(v: v); } world w { export i; }",
+        );
+        let go = render(&m, &GoOptions { package: "p".into(), cabi_import: "c".into() }).unwrap();
+        assert!(
+            go.contains(
+                "func (v ABV) String() string {\n\tswitch v.Tag {\n\tcase ABVTagY:\n\t\treturn cabi.VariantCase(\"y\", v.Y)\n\t}\n\treturn v.Tag.String()\n}"
+            ),
+            "{go}"
+        );
     }
 
     #[test]
