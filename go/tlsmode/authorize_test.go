@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/metald/metald-client/go/internal/fakeworkload"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
@@ -129,7 +130,7 @@ func (v vector) check(t *testing.T, facts leafFacts) {
 // TestAuthorizationVectors checks every shared case twice: on the properties as given,
 // and on a real certificate made with them (read back through factsOf).
 func TestAuthorizationVectors(t *testing.T) {
-	ca := newCA(t, "vectors")
+	ca := fakeworkload.NewCA(t, "vectors")
 	required := map[string]bool{
 		"accept": false, "uri-san-count": false, "not-spiffe-uri": false, "ca-leaf": false,
 		"key-cert-sign": false, "crl-sign": false, "no-path": false, "id-mismatch": false,
@@ -145,12 +146,12 @@ func TestAuthorizationVectors(t *testing.T) {
 				KeyCertSign: ku&x509.KeyUsageCertSign != 0,
 				CRLSign:     ku&x509.KeyUsageCRLSign != 0,
 			})
-			o := leafOpts{uris: v.Server.URISANs, isCA: v.Server.IsCA, keyUsage: ku, noKU: ku == 0}
+			o := fakeworkload.LeafOptions{URIs: v.Server.URISANs, IsCA: v.Server.IsCA, KeyUsage: ku, NoKeyUsage: ku == 0}
 			if v.Server.DNSOrIP {
-				o.dns = []string{"metald.example.org"}
+				o.DNSNames = []string{"metald.example.org"}
 			}
-			leaf := ca.issue(t, o)
-			v.check(t, factsOf(leaf.cert))
+			leaf := ca.Issue(t, o)
+			v.check(t, factsOf(leaf.Cert))
 		})
 		if v.Expect == "accept" {
 			required["accept"] = true

@@ -10,13 +10,15 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/metald/metald-client/go/internal/fakeworkload"
 )
 
 // fileFixture is a CA, a client certificate and the files of File mode.
 type fileFixture struct {
 	dir    string
-	ca     *testCA
-	client *testLeaf
+	ca     *fakeworkload.CA
+	client *fakeworkload.Leaf
 	cert   string
 	key    string
 	caFile string
@@ -24,11 +26,11 @@ type fileFixture struct {
 
 func newFileFixture(t *testing.T, clientURIs ...string) *fileFixture {
 	t.Helper()
-	f := &fileFixture{dir: t.TempDir(), ca: newCA(t, "file CA")}
-	f.client = f.ca.issue(t, leafOpts{uris: clientURIs})
-	f.cert = writeFile(t, f.dir, "client.pem", f.client.certPEM)
-	f.key = writeFile(t, f.dir, "client.key", f.client.keyPEM)
-	f.caFile = writeFile(t, f.dir, "ca.pem", f.ca.pem)
+	f := &fileFixture{dir: t.TempDir(), ca: fakeworkload.NewCA(t, "file CA")}
+	f.client = f.ca.Issue(t, fakeworkload.LeafOptions{URIs: clientURIs})
+	f.cert = fakeworkload.WriteFile(t, f.dir, "client.pem", f.client.CertPEM)
+	f.key = fakeworkload.WriteFile(t, f.dir, "client.key", f.client.KeyPEM)
+	f.caFile = fakeworkload.WriteFile(t, f.dir, "ca.pem", f.ca.PEM)
 	return f
 }
 
@@ -48,7 +50,7 @@ func newProvider(t *testing.T, o Options) *Provider {
 
 func TestFileModePresentsClientCertificate(t *testing.T) {
 	f := newFileFixture(t)
-	srv := tlsServer(t, f.ca.issue(t, leafOpts{dns: []string{"metald.test"}}), f.ca.pool())
+	srv := tlsServer(t, f.ca.Issue(t, fakeworkload.LeafOptions{DNSNames: []string{"metald.test"}}), f.ca.Pool())
 	p := newProvider(t, f.options())
 	if p.Mode() != File {
 		t.Errorf("mode %s", p.Mode())
@@ -58,8 +60,8 @@ func TestFileModePresentsClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seen != f.client.serialHex() {
-		t.Errorf("server saw client certificate %q, want %s", seen, f.client.serialHex())
+	if seen != f.client.SerialHex() {
+		t.Errorf("server saw client certificate %q, want %s", seen, f.client.SerialHex())
 	}
 	if !contains(key, "file:") || !contains(key, ";ca:") {
 		t.Errorf("key %q", key)
@@ -77,7 +79,7 @@ func TestFileModePresentsClientCertificate(t *testing.T) {
 
 func TestFileModeVerifiesHostName(t *testing.T) {
 	f := newFileFixture(t)
-	srv := tlsServer(t, f.ca.issue(t, leafOpts{dns: []string{"metald.test"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}}), nil)
+	srv := tlsServer(t, f.ca.Issue(t, fakeworkload.LeafOptions{DNSNames: []string{"metald.test"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}), nil)
 	cfg, _ := newProvider(t, f.options()).Config()
 	if _, err := get(t, cfg, srv, "metald.test"); err != nil {
 		t.Errorf("right name: %v", err)
@@ -91,7 +93,7 @@ func TestFileModeVerifiesHostName(t *testing.T) {
 		t.Errorf("IP-addressed server: %v", err)
 	}
 	// A server certificate from another CA is refused.
-	other := tlsServer(t, newCA(t, "other").issue(t, leafOpts{dns: []string{"metald.test"}}), nil)
+	other := tlsServer(t, fakeworkload.NewCA(t, "other").Issue(t, fakeworkload.LeafOptions{DNSNames: []string{"metald.test"}}), nil)
 	if _, err := get(t, cfg, other, "metald.test"); err == nil {
 		t.Error("a certificate from another CA was accepted")
 	}
@@ -99,16 +101,16 @@ func TestFileModeVerifiesHostName(t *testing.T) {
 
 func TestFileModeBadFiles(t *testing.T) {
 	f := newFileFixture(t)
-	other := f.ca.issue(t, leafOpts{})
-	expired := f.ca.issue(t, leafOpts{notBefore: time.Now().Add(-48 * time.Hour), notAfter: time.Now().Add(-time.Hour)})
-	future := f.ca.issue(t, leafOpts{notBefore: time.Now().Add(time.Hour), notAfter: time.Now().Add(48 * time.Hour)})
-	w := func(name string, data []byte) string { return writeFile(t, f.dir, name, data) }
+	other := f.ca.Issue(t, fakeworkload.LeafOptions{})
+	expired := f.ca.Issue(t, fakeworkload.LeafOptions{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	future := f.ca.Issue(t, fakeworkload.LeafOptions{NotBefore: time.Now().Add(time.Hour), NotAfter: time.Now().Add(48 * time.Hour)})
+	w := func(name string, data []byte) string { return fakeworkload.WriteFile(t, f.dir, name, data) }
 	missing := filepath.Join(f.dir, "missing.pem")
 	garbage := w("garbage.pem", []byte("not a PEM file\n"))
-	expiredCert, expiredKey := w("expired.pem", expired.certPEM), w("expired.key", expired.keyPEM)
-	futureCert, futureKey := w("future.pem", future.certPEM), w("future.key", future.keyPEM)
-	otherKey := w("other.key", other.keyPEM)
-	certAsKey := w("cert-as-key.pem", f.client.certPEM)
+	expiredCert, expiredKey := w("expired.pem", expired.CertPEM), w("expired.key", expired.KeyPEM)
+	futureCert, futureKey := w("future.pem", future.CertPEM), w("future.key", future.KeyPEM)
+	otherKey := w("other.key", other.KeyPEM)
+	certAsKey := w("cert-as-key.pem", f.client.CertPEM)
 
 	for _, c := range []struct {
 		name       string
@@ -150,13 +152,12 @@ func TestFileModeBadFiles(t *testing.T) {
 }
 
 func TestFileModeSPIFFEServer(t *testing.T) {
-	ca := newCA(t, "spiffe CA")
+	ca := fakeworkload.NewCA(t, "spiffe CA")
 	dir := t.TempDir()
-	caFile := writeFile(t, dir, "ca.pem", ca.pem)
-	srv := tlsServer(t, ca.issue(t, leafOpts{uris: []string{"spiffe://example.org/metald"}}), nil)
+	caFile := fakeworkload.WriteFile(t, dir, "ca.pem", ca.PEM)
+	srv := tlsServer(t, ca.Issue(t, fakeworkload.LeafOptions{URIs: []string{"spiffe://example.org/metald"}}), nil)
 	pair := func(name string, uris ...string) (string, string) {
-		l := ca.issue(t, leafOpts{uris: uris})
-		return writeFile(t, dir, name+".pem", l.certPEM), writeFile(t, dir, name+".key", l.keyPEM)
+		return ca.Issue(t, fakeworkload.LeafOptions{URIs: uris}).WriteFiles(t, dir, name)
 	}
 	ourCert, ourKey := pair("ours", "spiffe://example.org/client")
 	otherCert, otherKey := pair("other-td", "spiffe://other.org/client")
@@ -197,14 +198,14 @@ func TestFileModeSPIFFEServer(t *testing.T) {
 	}
 
 	// A SPIFFE-only certificate must still chain to the CA file.
-	rogue := tlsServer(t, newCA(t, "rogue").issue(t, leafOpts{uris: []string{"spiffe://example.org/metald"}}), nil)
+	rogue := tlsServer(t, fakeworkload.NewCA(t, "rogue").Issue(t, fakeworkload.LeafOptions{URIs: []string{"spiffe://example.org/metald"}}), nil)
 	cfg, _ := newProvider(t, Options{Mode: File, CAFile: caFile, CertFile: ourCert, KeyFile: ourKey}).Config()
 	if _, err := get(t, cfg, rogue, "metald.test"); err == nil || !contains(err.Error(), "does not chain") {
 		t.Errorf("rogue SPIFFE server: %v", err)
 	}
 	// The X509-SVID leaf rules apply to the server: a CA leaf is refused.
-	caLeaf := tlsServer(t, ca.issue(t, leafOpts{uris: []string{"spiffe://example.org/metald"}, isCA: true,
-		keyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}), nil)
+	caLeaf := tlsServer(t, ca.Issue(t, fakeworkload.LeafOptions{URIs: []string{"spiffe://example.org/metald"}, IsCA: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}), nil)
 	var ae *AuthorizationError
 	if _, err := get(t, cfg, caLeaf, "metald.test"); !errors.As(err, &ae) || ae.Reason != ReasonCALeaf {
 		t.Errorf("CA leaf server: %v", err)
@@ -226,7 +227,7 @@ func waitKey(t *testing.T, p *Provider, old string) (*tls.Config, string) {
 
 func TestFileModeReloadsCA(t *testing.T) {
 	f := newFileFixture(t)
-	srv := tlsServer(t, f.ca.issue(t, leafOpts{dns: []string{"metald.test"}}), f.ca.pool())
+	srv := tlsServer(t, f.ca.Issue(t, fakeworkload.LeafOptions{DNSNames: []string{"metald.test"}}), f.ca.Pool())
 	o := f.options()
 	o.ReloadInterval = 10 * time.Millisecond
 	p := newProvider(t, o)
@@ -236,7 +237,7 @@ func TestFileModeReloadsCA(t *testing.T) {
 	}
 
 	// Another CA replaces ours: our server is no longer trusted by new connections.
-	writeFile(t, f.dir, "ca.pem", newCA(t, "replacement").pem)
+	fakeworkload.WriteFile(t, f.dir, "ca.pem", fakeworkload.NewCA(t, "replacement").PEM)
 	cfg2, key2 := waitKey(t, p, key1)
 	if key2 == key1 {
 		t.Fatal("the key did not change after the CA file changed")
@@ -266,7 +267,7 @@ func TestFileModeReloadsCA(t *testing.T) {
 	}
 
 	// Our CA comes back: trusted again.
-	writeFile(t, f.dir, "ca.pem", f.ca.pem)
+	fakeworkload.WriteFile(t, f.dir, "ca.pem", f.ca.PEM)
 	cfg3, key3 := waitKey(t, p, "unavailable")
 	if key3 == key2 || key3 == "unavailable" {
 		t.Errorf("key %q after restoring the CA (was %q)", key3, key2)
@@ -278,25 +279,25 @@ func TestFileModeReloadsCA(t *testing.T) {
 
 func TestFileModeReloadsClientCertificate(t *testing.T) {
 	f := newFileFixture(t)
-	srv := tlsServer(t, f.ca.issue(t, leafOpts{dns: []string{"metald.test"}}), f.ca.pool())
+	srv := tlsServer(t, f.ca.Issue(t, fakeworkload.LeafOptions{DNSNames: []string{"metald.test"}}), f.ca.Pool())
 	o := f.options()
 	o.ReloadInterval = 10 * time.Millisecond
 	p := newProvider(t, o)
 	_, key1 := p.Config()
 
-	renewed := f.ca.issue(t, leafOpts{})
-	writeFile(t, f.dir, "client.key", renewed.keyPEM)
-	writeFile(t, f.dir, "client.pem", renewed.certPEM)
+	renewed := f.ca.Issue(t, fakeworkload.LeafOptions{})
+	fakeworkload.WriteFile(t, f.dir, "client.key", renewed.KeyPEM)
+	fakeworkload.WriteFile(t, f.dir, "client.pem", renewed.CertPEM)
 	cfg2, key2 := waitKey(t, p, key1)
 	if key2 == key1 {
 		t.Fatal("the key did not change after the certificate was renewed")
 	}
-	if seen, err := get(t, cfg2, srv, "metald.test"); err != nil || seen != renewed.serialHex() {
-		t.Errorf("server saw %q, %v; want the renewed %s", seen, err, renewed.serialHex())
+	if seen, err := get(t, cfg2, srv, "metald.test"); err != nil || seen != renewed.SerialHex() {
+		t.Errorf("server saw %q, %v; want the renewed %s", seen, err, renewed.SerialHex())
 	}
 
 	// A half-done renewal (the key of another certificate) keeps the working pair.
-	writeFile(t, f.dir, "client.key", f.ca.issue(t, leafOpts{}).keyPEM)
+	fakeworkload.WriteFile(t, f.dir, "client.key", f.ca.Issue(t, fakeworkload.LeafOptions{}).KeyPEM)
 	deadline := time.Now().Add(5 * time.Second)
 	for p.ReloadError() == nil && time.Now().Before(deadline) {
 		_, _ = p.Config()
@@ -309,10 +310,10 @@ func TestFileModeReloadsClientCertificate(t *testing.T) {
 	if key3 != key2 {
 		t.Errorf("key changed to %q on a failed reload", key3)
 	}
-	if seen, err := get(t, cfg3, srv, "metald.test"); err != nil || seen != renewed.serialHex() {
-		t.Errorf("server saw %q, %v; want %s", seen, err, renewed.serialHex())
+	if seen, err := get(t, cfg3, srv, "metald.test"); err != nil || seen != renewed.SerialHex() {
+		t.Errorf("server saw %q, %v; want %s", seen, err, renewed.SerialHex())
 	}
-	writeFile(t, f.dir, "client.key", renewed.keyPEM)
+	fakeworkload.WriteFile(t, f.dir, "client.key", renewed.KeyPEM)
 	deadline = time.Now().Add(5 * time.Second)
 	for p.ReloadError() != nil && time.Now().Before(deadline) {
 		_, _ = p.Config()
@@ -327,7 +328,7 @@ func TestFileModeWithoutReloadKeepsFiles(t *testing.T) {
 	f := newFileFixture(t)
 	p := newProvider(t, f.options())
 	_, key1 := p.Config()
-	writeFile(t, f.dir, "ca.pem", newCA(t, "replacement").pem)
+	fakeworkload.WriteFile(t, f.dir, "ca.pem", fakeworkload.NewCA(t, "replacement").PEM)
 	time.Sleep(20 * time.Millisecond)
 	if _, key2 := p.Config(); key2 != key1 {
 		t.Errorf("ReloadInterval 0 re-read the files: %q -> %q", key1, key2)
@@ -344,9 +345,9 @@ func TestDisabledMode(t *testing.T) {
 		t.Errorf("key %q", key)
 	}
 
-	ca := newCA(t, "disabled CA")
-	caFile := writeFile(t, t.TempDir(), "ca.pem", ca.pem)
-	srv := tlsServer(t, ca.issue(t, leafOpts{dns: []string{"metald.test"}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}}), nil)
+	ca := fakeworkload.NewCA(t, "disabled CA")
+	caFile := fakeworkload.WriteFile(t, t.TempDir(), "ca.pem", ca.PEM)
+	srv := tlsServer(t, ca.Issue(t, fakeworkload.LeafOptions{DNSNames: []string{"metald.test"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}), nil)
 	p = newProvider(t, Options{Mode: Disabled, CAFile: caFile})
 	cfg, key = p.Config()
 	if seen, err := get(t, cfg, srv, "metald.test"); err != nil || seen != "none" {

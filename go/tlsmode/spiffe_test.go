@@ -2,136 +2,36 @@ package tlsmode
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
-	"google.golang.org/grpc"
+	"github.com/metald/metald-client/go/internal/fakeworkload"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
-
-// fakeWorkloadAPI is a SPIFFE Workload API server: FetchX509SVID streams the current
-// response, and again after every change. Like SPIRE, it requires the
-// "workload.spiffe.io: true" metadata header.
-type fakeWorkloadAPI struct {
-	workload.UnimplementedSpiffeWorkloadAPIServer
-
-	mu      sync.Mutex
-	resp    *workload.X509SVIDResponse // nil: send nothing
-	err     error                      // non-nil: fail every call with it
-	changed chan struct{}              // closed on every change
-	calls   int
-}
-
-func (f *fakeWorkloadAPI) set(resp *workload.X509SVIDResponse, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.resp, f.err = resp, err
-	if f.changed != nil {
-		close(f.changed)
-	}
-	f.changed = make(chan struct{})
-}
-
-func (f *fakeWorkloadAPI) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.ServerStreamingServer[workload.X509SVIDResponse]) error {
-	md, _ := metadata.FromIncomingContext(stream.Context())
-	if v := md.Get("workload.spiffe.io"); len(v) != 1 || v[0] != "true" {
-		return status.Error(codes.InvalidArgument, "security header missing from request")
-	}
-	for {
-		f.mu.Lock()
-		f.calls++
-		resp, err, changed := f.resp, f.err, f.changed
-		f.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		if resp != nil {
-			if err := stream.Send(resp); err != nil {
-				return err
-			}
-		}
-		select {
-		case <-changed:
-		case <-stream.Context().Done():
-			return nil
-		}
-	}
-}
-
-// serveWorkloadAPI serves f on a unix socket in a temporary directory.
-func serveWorkloadAPI(t *testing.T, f *fakeWorkloadAPI) string {
-	t.Helper()
-	if f.changed == nil {
-		f.changed = make(chan struct{})
-	}
-	dir, err := os.MkdirTemp("", "wl") // short: unix socket paths are limited to ~104 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "agent.sock")
-	lis, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	workload.RegisterSpiffeWorkloadAPIServer(s, f)
-	go func() { _ = s.Serve(lis) }()
-	t.Cleanup(s.Stop)
-	return sock
-}
-
-// svidMsg is the Workload API message of an SVID, with the bundle of its trust domain.
-func svidMsg(t *testing.T, leaf *testLeaf, bundle []*testCA, hint string) *workload.X509SVID {
-	t.Helper()
-	key, err := x509.MarshalPKCS8PrivateKey(leaf.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var der []byte
-	for _, ca := range bundle {
-		der = append(der, ca.cert.Raw...)
-	}
-	return &workload.X509SVID{
-		SpiffeId:    leaf.cert.URIs[0].String(),
-		X509Svid:    leaf.cert.Raw,
-		X509SvidKey: key,
-		Bundle:      der,
-		Hint:        hint,
-	}
-}
-
-func response(svids ...*workload.X509SVID) *workload.X509SVIDResponse {
-	return &workload.X509SVIDResponse{Svids: svids}
-}
 
 // spiffeWorld is a trust domain example.org with a CA, our SVID, a metald server with an
 // SVID of its own (no DNS SAN) that requires client certificates, and a Workload API.
 type spiffeWorld struct {
-	ca     *testCA
-	client *testLeaf
+	ca     *fakeworkload.CA
+	client *fakeworkload.Leaf
 	server *httptest.Server
-	api    *fakeWorkloadAPI
+	api    *fakeworkload.Server
 	sock   string
 }
 
 func newSpiffeWorld(t *testing.T) *spiffeWorld {
 	t.Helper()
-	w := &spiffeWorld{ca: newCA(t, "example.org"), api: &fakeWorkloadAPI{}}
-	w.client = w.ca.issue(t, leafOpts{uris: []string{"spiffe://example.org/client"}})
-	w.server = tlsServer(t, w.ca.issue(t, leafOpts{uris: []string{"spiffe://example.org/metald"}}), w.ca.pool())
-	w.api.set(response(svidMsg(t, w.client, []*testCA{w.ca}, "")), nil)
-	w.sock = serveWorkloadAPI(t, w.api)
+	w := &spiffeWorld{ca: fakeworkload.NewCA(t, "example.org"), api: fakeworkload.Start(t)}
+	w.client = w.ca.SVID(t, "spiffe://example.org/client", 24*time.Hour).Leaf
+	w.server = tlsServer(t, w.ca.SVID(t, "spiffe://example.org/metald", 24*time.Hour).Leaf, w.ca.Pool())
+	w.api.SetSVIDs(fakeworkload.NewSVID(w.client, w.ca))
+	w.sock = w.api.Socket()
 	return w
 }
 
@@ -153,10 +53,10 @@ func TestSpiffePresentsSVIDAndAuthorizesByTrustDomain(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", sock, err)
 		}
-		if seen != w.client.serialHex() {
-			t.Errorf("server saw %q, want our SVID %s", seen, w.client.serialHex())
+		if seen != w.client.SerialHex() {
+			t.Errorf("server saw %q, want our SVID %s", seen, w.client.SerialHex())
 		}
-		if !contains(key, "spiffe://example.org/client#"+w.client.serialHex()) {
+		if !contains(key, "spiffe://example.org/client#"+w.client.SerialHex()) {
 			t.Errorf("key %q does not name our SVID", key)
 		}
 	}
@@ -177,8 +77,8 @@ func TestSpiffePresentsSVIDAndAuthorizesByTrustDomain(t *testing.T) {
 
 func TestSpiffeRefusesOtherTrustDomain(t *testing.T) {
 	w := newSpiffeWorld(t)
-	otherCA := newCA(t, "other.org")
-	other := tlsServer(t, otherCA.issue(t, leafOpts{uris: []string{"spiffe://other.org/metald"}}), nil)
+	otherCA := fakeworkload.NewCA(t, "other.org")
+	other := tlsServer(t, otherCA.Issue(t, fakeworkload.LeafOptions{URIs: []string{"spiffe://other.org/metald"}}), nil)
 
 	// Without other.org's bundle the chain cannot be verified.
 	cfg, _ := newProvider(t, w.options()).Config()
@@ -187,9 +87,9 @@ func TestSpiffeRefusesOtherTrustDomain(t *testing.T) {
 	}
 
 	// With other.org federated, the chain verifies but the server is not in our trust domain.
-	resp := response(svidMsg(t, w.client, []*testCA{w.ca}, ""))
-	resp.FederatedBundles = map[string][]byte{"spiffe://other.org": otherCA.cert.Raw}
-	w.api.set(resp, nil)
+	resp := fakeworkload.Response(fakeworkload.NewSVID(w.client, w.ca))
+	resp.FederatedBundles = map[string][]byte{"spiffe://other.org": otherCA.Cert.Raw}
+	w.api.SetResponse(resp)
 	p := newProvider(t, w.options())
 	cfg, _ = p.Config()
 	var ae *AuthorizationError
@@ -204,7 +104,7 @@ func TestSpiffeRefusesOtherTrustDomain(t *testing.T) {
 		t.Errorf("configured server ID in a federated trust domain: %v", err)
 	}
 	// A server with an ordinary DNS certificate is not a SPIFFE peer.
-	dns := tlsServer(t, w.ca.issue(t, leafOpts{dns: []string{"metald.test"}}), nil)
+	dns := tlsServer(t, w.ca.Issue(t, fakeworkload.LeafOptions{DNSNames: []string{"metald.test"}}), nil)
 	cfg, _ = p.Config()
 	if _, err := get(t, cfg, dns, "metald.test"); err == nil {
 		t.Error("a server without a SPIFFE ID was accepted")
@@ -235,7 +135,7 @@ func TestSpiffeMissingSocketIsAnErrorNotPlaintext(t *testing.T) {
 		t.Errorf("default mode with $%s: %v", EnvMetaldSPIFFESocket, err)
 	}
 	// A file that is not a socket.
-	notSock := writeFile(t, t.TempDir(), "agent.sock", []byte("x"))
+	notSock := fakeworkload.WriteFile(t, t.TempDir(), "agent.sock", []byte("x"))
 	if _, err := New(context.Background(), Options{SPIFFESocketPath: notSock}); err == nil || !contains(err.Error(), "not a socket") {
 		t.Errorf("a regular file as socket: %v", err)
 	}
@@ -281,9 +181,11 @@ func TestSpiffeNoIdentity(t *testing.T) {
 		{"silence", nil, "sent no identity"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			api := &fakeWorkloadAPI{}
-			api.set(nil, c.err)
-			sock := serveWorkloadAPI(t, api)
+			api := fakeworkload.Start(t)
+			if c.err != nil {
+				api.SetError(c.err)
+			}
+			sock := api.Socket()
 			start := time.Now()
 			p, err := New(context.Background(), Options{SPIFFESocketPath: sock, SPIFFETimeout: timeout})
 			if err == nil || p != nil {
@@ -300,9 +202,7 @@ func TestSpiffeNoIdentity(t *testing.T) {
 		})
 	}
 	// The caller's context also bounds the wait.
-	api := &fakeWorkloadAPI{}
-	api.set(nil, nil)
-	sock := serveWorkloadAPI(t, api)
+	sock := fakeworkload.Start(t).Socket() // silent
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -315,26 +215,26 @@ func TestSpiffeRotation(t *testing.T) {
 	w := newSpiffeWorld(t)
 	p := newProvider(t, w.options())
 	cfg1, key1 := p.Config()
-	if seen, err := get(t, cfg1, w.server, "metald.test"); err != nil || seen != w.client.serialHex() {
+	if seen, err := get(t, cfg1, w.server, "metald.test"); err != nil || seen != w.client.SerialHex() {
 		t.Fatalf("before rotation: %q, %v", seen, err)
 	}
 
-	rotated := w.ca.issue(t, leafOpts{uris: []string{"spiffe://example.org/client"}})
-	w.api.set(response(svidMsg(t, rotated, []*testCA{w.ca}, "")), nil)
+	rotated := w.ca.Issue(t, fakeworkload.LeafOptions{URIs: []string{"spiffe://example.org/client"}})
+	w.api.SetSVIDs(fakeworkload.NewSVID(rotated, w.ca))
 	cfg2, key2 := waitKey(t, p, key1)
 	if key2 == key1 {
 		t.Fatal("the key did not change after the SVID rotated")
 	}
-	if !contains(key2, rotated.serialHex()) {
-		t.Errorf("key %q does not carry the new serial %s", key2, rotated.serialHex())
+	if !contains(key2, rotated.SerialHex()) {
+		t.Errorf("key %q does not carry the new serial %s", key2, rotated.SerialHex())
 	}
-	if seen, err := get(t, cfg2, w.server, "metald.test"); err != nil || seen != rotated.serialHex() {
-		t.Errorf("after rotation the server saw %q, %v; want %s", seen, err, rotated.serialHex())
+	if seen, err := get(t, cfg2, w.server, "metald.test"); err != nil || seen != rotated.SerialHex() {
+		t.Errorf("after rotation the server saw %q, %v; want %s", seen, err, rotated.SerialHex())
 	}
 
 	// A bundle change alone changes the key too.
-	extra := newCA(t, "example.org next")
-	w.api.set(response(svidMsg(t, rotated, []*testCA{w.ca, extra}, "")), nil)
+	extra := fakeworkload.NewCA(t, "example.org next")
+	w.api.SetSVIDs(fakeworkload.NewSVID(rotated, w.ca, extra))
 	cfg3, key3 := waitKey(t, p, key2)
 	if key3 == key2 {
 		t.Fatal("the key did not change after the bundle changed")
@@ -346,14 +246,16 @@ func TestSpiffeRotation(t *testing.T) {
 
 func TestSpiffeChoosesAmongSVIDs(t *testing.T) {
 	w := newSpiffeWorld(t)
-	a := w.ca.issue(t, leafOpts{uris: []string{"spiffe://example.org/a"}})
-	b := w.ca.issue(t, leafOpts{uris: []string{"spiffe://example.org/b"}})
-	w.api.set(response(svidMsg(t, a, []*testCA{w.ca}, "external"), svidMsg(t, b, []*testCA{w.ca}, "internal")), nil)
+	a := w.ca.Issue(t, fakeworkload.LeafOptions{URIs: []string{"spiffe://example.org/a"}})
+	b := w.ca.Issue(t, fakeworkload.LeafOptions{URIs: []string{"spiffe://example.org/b"}})
+	sa, sb := fakeworkload.NewSVID(a, w.ca), fakeworkload.NewSVID(b, w.ca)
+	sa.Hint, sb.Hint = "external", "internal"
+	w.api.SetSVIDs(sa, sb)
 
 	for _, c := range []struct {
 		name string
 		o    func(*Options)
-		want *testLeaf
+		want *fakeworkload.Leaf
 	}{
 		{"default: the first", func(*Options) {}, a},
 		{"ClientSPIFFEID", func(o *Options) { o.ClientSPIFFEID = "spiffe://example.org/b" }, b},
@@ -364,10 +266,10 @@ func TestSpiffeChoosesAmongSVIDs(t *testing.T) {
 			o := w.options()
 			c.o(&o)
 			cfg, key := newProvider(t, o).Config()
-			if seen, err := get(t, cfg, w.server, "metald.test"); err != nil || seen != c.want.serialHex() {
-				t.Errorf("server saw %q, %v; want %s", seen, err, c.want.serialHex())
+			if seen, err := get(t, cfg, w.server, "metald.test"); err != nil || seen != c.want.SerialHex() {
+				t.Errorf("server saw %q, %v; want %s", seen, err, c.want.SerialHex())
 			}
-			if !contains(key, c.want.cert.URIs[0].String()) {
+			if !contains(key, c.want.Cert.URIs[0].String()) {
 				t.Errorf("key %q", key)
 			}
 		})
@@ -394,7 +296,7 @@ func TestSpiffeSVIDWithdrawn(t *testing.T) {
 	p := newProvider(t, o)
 	_, key1 := p.Config()
 	// The Workload API now offers only another identity: no SVID matches.
-	w.api.set(response(svidMsg(t, w.ca.issue(t, leafOpts{uris: []string{"spiffe://example.org/other"}}), []*testCA{w.ca}, "")), nil)
+	w.api.SetSVIDs(w.ca.SVID(t, "spiffe://example.org/other", 24*time.Hour))
 	cfg, key := waitKey(t, p, key1)
 	if key != "unavailable" {
 		t.Fatalf("key %q after the SVID was withdrawn", key)

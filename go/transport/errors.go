@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"reflect"
 	"strings"
 	"syscall"
@@ -170,6 +171,17 @@ func ErrorCode(err error) metald.WasiHttpErrorCode {
 	}
 	// net/http reports these as text only.
 	switch {
+	case strings.Contains(text, "http2: client conn could not be established"):
+		// The server closed a new HTTP/2 connection before its first request. Over TLS 1.3
+		// that is how a server refuses our certificate: our handshake completes first and
+		// its alert can reach net/http's read loop before any stream exists, where net/http
+		// drops it. No request was read either way.
+		var ue *url.Error
+		if errors.As(err, &ue) && strings.HasPrefix(ue.URL, "https:") {
+			return tlsAlert(nil, "the server closed the new TLS connection before any request, as a server does when it "+
+				"refuses the client certificate (check the certificate and the server's trust in it): "+text)
+		}
+		return tagCode(metald.WasiHttpErrorCodeTagConnectionRefused)
 	case strings.Contains(text, "response headers exceeded"),
 		strings.Contains(text, "header list larger than"):
 		return metald.WasiHttpErrorCode{Tag: metald.WasiHttpErrorCodeTagHTTPResponseHeaderSectionSize}

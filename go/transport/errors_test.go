@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +54,8 @@ func TestErrorCode(t *testing.T) {
 		{"unexpected EOF", io.ErrUnexpectedEOF, metald.WasiHttpErrorCodeTagConnectionTerminated, "", nil},
 		{"h2 connection lost", errors.New("http2: client connection lost"), metald.WasiHttpErrorCodeTagConnectionTerminated, "", nil},
 		{"server closed idle", errors.New("http: server closed idle connection"), metald.WasiHttpErrorCodeTagConnectionTerminated, "", nil},
+		{"h2 setup cut over TLS (a refused client certificate)", &url.Error{Op: "Post", URL: "https://metald:8443/x", Err: errors.New("http2: client conn could not be established")}, metald.WasiHttpErrorCodeTagTLSAlertReceived, "refuses the client certificate", nil},
+		{"h2 setup cut over h2c (not processed)", &url.Error{Op: "Post", URL: "http://metald:8080/x", Err: errors.New("http2: client conn could not be established")}, metald.WasiHttpErrorCodeTagConnectionRefused, "", nil},
 		{"body: unexpected EOF", &bodyReadError{err: io.ErrUnexpectedEOF}, metald.WasiHttpErrorCodeTagHTTPResponseIncomplete, "", nil},
 		{"body: reset", &bodyReadError{err: reset}, metald.WasiHttpErrorCodeTagHTTPResponseIncomplete, "", nil},
 		{"body: h2 stream reset", &bodyReadError{err: errors.New("stream error: stream ID 1; INTERNAL_ERROR; received from peer")}, metald.WasiHttpErrorCodeTagHTTPResponseIncomplete, "", nil},
