@@ -111,6 +111,12 @@ func (ex *exchange) run(spec sendSpec) {
 	defer ex.host.wg.Done()
 	resp, err := ex.send(spec)
 	if err != nil {
+		// The URL lets ErrorCode tell TLS connections from plain ones (net/http's
+		// RoundTrip errors do not carry it).
+		var ue *url.Error
+		if !errors.As(err, &ue) {
+			err = &url.Error{Op: spec.method, URL: spec.url.String(), Err: err}
+		}
 		ex.code = ErrorCode(err)
 		ex.mu.Lock()
 		abandoned := ex.abandoned
