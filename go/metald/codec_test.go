@@ -213,15 +213,7 @@ func TestCodecVectorsSharedWithTheRustTests(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rt, err := DefaultRuntime(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := rt.Instantiate(ctx, noNetwork{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
+	inst := offlineInstance(t)
 	for _, e := range v.Encode {
 		t.Run("encode "+e.Name, func(t *testing.T) {
 			req, err := inst.CodecEncodeRequest(ctx, vectorOptions(e.Codec), vectorRequest(t, e.Request))

@@ -14,6 +14,23 @@ import (
 // panics inside the host function, which ends the export call as a trap.
 type noNetwork struct{ Host }
 
+// offlineInstance is a fresh instance of the embedded component whose imports are
+// noNetwork, closed when the test ends.
+func offlineInstance(t *testing.T) *Instance {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := DefaultRuntime(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := rt.Instantiate(ctx, noNetwork{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = inst.Close(ctx) })
+	return inst
+}
+
 func TestTheEmbeddedComponentMatchesTheBindings(t *testing.T) {
 	core, err := ExtractCoreModule(Component())
 	if err != nil {
@@ -65,15 +82,7 @@ func TestAComponentFromAnotherWitIsRefusedWithTheMismatch(t *testing.T) {
 
 func TestResourcesLeaveNoHandlesBehind(t *testing.T) {
 	ctx := context.Background()
-	rt, err := DefaultRuntime(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := rt.Instantiate(ctx, noNetwork{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
+	inst := offlineInstance(t)
 	for range 100 {
 		b, err := inst.VmConfigBuilderFromTemplate(ctx, TemplateStandard)
 		if err != nil {
@@ -132,15 +141,7 @@ func TestATrapPoisonsOnlyItsInstance(t *testing.T) {
 
 func TestAnImportPanicIsATrapNotACrash(t *testing.T) {
 	ctx := context.Background()
-	rt, err := DefaultRuntime(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := rt.Instantiate(ctx, noNetwork{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer inst.Close(ctx)
+	inst := offlineInstance(t)
 	c, err := inst.ClientOpen(ctx, ClientOptions{Server: "http://127.0.0.1:1", UserId: "u", TenantId: "t"})
 	if err != nil {
 		t.Fatal(err)
