@@ -15,11 +15,7 @@ func TestStatesUnknownToTheSDKAreKeptAsTheirNumbers(t *testing.T) {
 	for _, codec := range []string{"proto", "json"} {
 		t.Run(codec, func(t *testing.T) {
 			ctx := context.Background()
-			c, err := New(ctx, Config{ServerAddress: server, UserID: "alice", TenantID: "acme", TLSMode: "disabled", Codec: codec})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := newCodecClient(t, server, codec)
 			created, err := c.CreateVM(ctx, &CreateVMRequest{Config: NewVMConfigFromTemplate(TemplateMinimal).Build()})
 			if err != nil {
 				t.Fatal(err)
@@ -87,11 +83,7 @@ func TestAnAnswerInTwoGzipMembersIsReadWhole(t *testing.T) {
 	for _, codec := range []string{"proto", "json"} {
 		t.Run(codec, func(t *testing.T) {
 			ctx := context.Background()
-			c, err := New(ctx, Config{ServerAddress: server, UserID: "alice", TenantID: "acme", TLSMode: "disabled", Codec: codec})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := newCodecClient(t, server, codec)
 			var ids []string
 			for range 2 {
 				created, err := c.CreateVM(ctx, &CreateVMRequest{Config: NewVMConfigFromTemplate(TemplateMinimal).Build()})
@@ -121,4 +113,15 @@ func TestAnAnswerInTwoGzipMembersIsReadWhole(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newCodecClient is a plain-HTTP client of server speaking codec, closed with the test.
+func newCodecClient(t *testing.T, server, codec string) *Client {
+	t.Helper()
+	c, err := New(context.Background(), Config{ServerAddress: server, UserID: "alice", TenantID: "acme", TLSMode: "disabled", Codec: codec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
