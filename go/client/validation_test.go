@@ -2,8 +2,6 @@ package client
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -56,8 +54,7 @@ func TestEveryValidationRuleMatchesTheRustHost(t *testing.T) {
 			if err := SaveVMConfigToFile(f, path); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(testenv.MetaldHost(t), "config-validate", "--json", path)
-			cmd.Env = append(os.Environ(), "METALD_CACHE_DIR="+filepath.Join(testenv.RepoRoot(), "target", "metald-host-cache"))
+			cmd := testenv.Command(testenv.MetaldHost(t), "config-validate", "--json", path)
 			out, _ := cmd.Output() // exit 1 for an invalid file
 			var rust struct {
 				Valid  bool              `json:"valid"`

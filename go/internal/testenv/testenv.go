@@ -35,12 +35,18 @@ func MetaldHost(t testing.TB) string {
 	return path
 }
 
+// Command is metald-host with args, sharing one compiled-component cache across runs
+// (target/ holds the build caches).
+func Command(metaldHost string, args ...string) *exec.Cmd {
+	cmd := exec.Command(metaldHost, args...)
+	cmd.Env = append(os.Environ(), "METALD_CACHE_DIR="+filepath.Join(RepoRoot(), "target", "metald-host-cache"))
+	return cmd
+}
+
 // Run runs metald-host with args and returns its stdout; a failure fails the test.
 func Run(t testing.TB, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(MetaldHost(t), args...)
-	// One compiled-component cache for every run (target/ holds the build caches).
-	cmd.Env = append(os.Environ(), "METALD_CACHE_DIR="+filepath.Join(RepoRoot(), "target", "metald-host-cache"))
+	cmd := Command(MetaldHost(t), args...)
 	out, err := cmd.Output()
 	if err != nil {
 		stderr := ""
@@ -71,8 +77,7 @@ func StartDevServer(metaldHost string, args ...string) (url string, stop func(),
 	if !slices.Contains(args, "--tls-mode") {
 		full = append(full, "--tls-mode", "disabled")
 	}
-	cmd := exec.Command(metaldHost, full...)
-	cmd.Env = append(os.Environ(), "METALD_CACHE_DIR="+filepath.Join(RepoRoot(), "target", "metald-host-cache"))
+	cmd := Command(metaldHost, full...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
