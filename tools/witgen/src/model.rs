@@ -335,6 +335,32 @@ pub struct Model {
     pub imports: Vec<Func>,
     /// Imported resource drops the core module uses: (module, name, resource).
     pub resource_drops: Vec<(String, String, usize)>,
+    /// The interfaces the world exports, in WIT order (`types` has types but no functions).
+    pub exported_interfaces: Vec<Owner>,
+}
+
+impl Model {
+    /// Whether `def` is a `use` of a type from another interface: an alias with the target's
+    /// own name. Emitters give it no declaration of its own; its name is the target's.
+    pub fn is_use(&self, def: &TypeDef) -> bool {
+        matches!((&def.name, &def.kind), (Some(name), Kind::Alias { target: TyRef::Def(t) }) if self.types[*t].name.as_ref() == Some(name))
+    }
+
+    /// Whether `def` is a protobuf map: a named `list<tuple<string, V>>` whose name ends in
+    /// `-map`. Returns the value type `V`.
+    pub fn map_value(&self, def: &TypeDef) -> Option<TyRef> {
+        let (Some(name), Kind::List { elem: TyRef::Def(e) }) = (&def.name, &def.kind) else { return None };
+        match &self.types[*e].kind {
+            Kind::Tuple { fields }
+                if name.ends_with("-map")
+                    && fields.len() == 2
+                    && fields[0].ty == TyRef::Prim(Prim::String) =>
+            {
+                Some(fields[1].ty)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What the component's core module declares, to select imports and post-returns.
@@ -376,6 +402,7 @@ pub fn build(resolve: &Resolve, world: WorldId, core: &CoreNames) -> Result<Mode
             exports: vec![],
             imports: vec![],
             resource_drops: vec![],
+            exported_interfaces: vec![],
         },
         by_id: HashMap::new(),
         resource_by_id: HashMap::new(),
@@ -391,6 +418,10 @@ pub fn build(resolve: &Resolve, world: WorldId, core: &CoreNames) -> Result<Mode
                     resolve.name_world_key(key)
                 )));
             };
+            if direction == AbiVariant::GuestExport {
+                let owner = b.owner(*id);
+                b.model.exported_interfaces.push(owner);
+            }
             b.interface(key, *id, direction, core)?;
         }
     }
