@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from . import _bindings
 from ._bindings import *  # noqa: F403 -- every generated WIT type
+from ._bindings import ValidationIssue
 from ._enums import OpenWitEnum, WitEnum, number_of
 
 __all__ = ["OpenWitEnum", "WitEnum", "number_of"]
@@ -48,3 +49,12 @@ __all__ += _bindings.__all__
 # they stay reachable here, but ``import *`` does not bring them.
 __all__.remove("ConnectError")
 __all__.remove("TransportError")
+
+
+def _issue_text(issue: ValidationIssue) -> str:
+    """``field: message``, or the message alone when the issue names no field."""
+    return f"{issue.field}: {issue.message}" if issue.field else issue.message
+
+
+# An issue reads as ``storage[0].path: must not be empty`` (as InvalidConfigError joins them).
+ValidationIssue.__str__ = _issue_text  # type: ignore[assignment,method-assign]
