@@ -665,13 +665,7 @@ impl Emitter<'_> {
             values.push(n);
         }
         // Result shape.
-        let (ok, err) = match f.result {
-            Some(TyRef::Def(i)) => match &self.m.types[i].kind {
-                Kind::Result { ok, err, .. } if self.m.types[i].name.is_none() => (*ok, Some(*err)),
-                _ => (f.result, None),
-            },
-            other => (other, None),
-        };
+        let (ok, err) = self.m.returned(f);
         let ok_go = ok.map(|t| match self.exported_own(t) {
             Some(res) => format!("*{res}"),
             None => self.go(t),

@@ -340,6 +340,19 @@ pub struct Model {
 }
 
 impl Model {
+    /// What a caller of `f` gets back: for an anonymous `result<T, E>`, the `ok` payload `T`
+    /// and `Some(E)` (the `err` payload, `None` for `result<T>`); for any other result type,
+    /// that type and `None`.
+    pub fn returned(&self, f: &Func) -> (Option<TyRef>, Option<Option<TyRef>>) {
+        match f.result {
+            Some(TyRef::Def(i)) => match &self.types[i].kind {
+                Kind::Result { ok, err, .. } if self.types[i].name.is_none() => (*ok, Some(*err)),
+                _ => (f.result, None),
+            },
+            other => (other, None),
+        }
+    }
+
     /// Whether `def` is a `use` of a type from another interface: an alias with the target's
     /// own name. Emitters give it no declaration of its own; its name is the target's.
     pub fn is_use(&self, def: &TypeDef) -> bool {

@@ -758,13 +758,7 @@ impl Emitter<'_> {
             self.blocks.push(desc.render(0, &format!("{constant} = "), ""));
 
             // What the wrapper returns: the `ok` payload of an anonymous result.
-            let returned = match f.result {
-                Some(TyRef::Def(i)) => match &self.m.types[i].kind {
-                    Kind::Result { ok, .. } if self.m.types[i].name.is_none() => *ok,
-                    _ => f.result,
-                },
-                other => other,
-            };
+            let (returned, _) = m.returned(f);
             let ret = returned.map(|t| self.hint(t, false)).transpose()?;
             let signature = Py::Group {
                 open: format!("def {name}("),
