@@ -27,6 +27,11 @@ use crate::names::{camel, check_unique, snake, upper_snake};
 /// The line length of the Python package (`[tool.ruff] line-length`).
 const LINE: usize = 100;
 
+/// The width of `s` in columns, as ruff counts it for ASCII and most other text.
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
 /// Options of the Python emitter.
 pub struct PythonOptions {
     /// The module the generated code imports the marshal engine from, relative
@@ -114,7 +119,7 @@ impl Py {
         let pad = " ".repeat(indent);
         match self {
             Py::Group { open, items, close, .. }
-                if indent + prefix.len() + flat.len() + suffix.len() > LINE =>
+                if indent + width(prefix) + width(&flat) + width(suffix) > LINE =>
             {
                 let mut s = format!("{pad}{prefix}{open}\n");
                 for item in items {
@@ -178,12 +183,12 @@ fn paragraphs(docs: &str) -> Vec<String> {
     out
 }
 
-/// Greedy word wrap of `text` to `width` columns.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+/// Greedy word wrap of `text` to `columns` columns.
+fn wrap(text: &str, columns: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
-        if !line.is_empty() && line.len() + 1 + word.len() > width {
+        if !line.is_empty() && width(&line) + 1 + width(word) > columns {
             lines.push(std::mem::take(&mut line));
         }
         if !line.is_empty() {
@@ -202,13 +207,13 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 fn docstring(indent: usize, paragraphs: &[String]) -> String {
     let pad = " ".repeat(indent);
     // Room for the opening and closing quotes on any line.
-    let width = LINE - indent - 6;
+    let columns = LINE - indent - 6;
     let mut lines: Vec<String> = Vec::new();
     for (i, p) in paragraphs.iter().enumerate() {
         if i > 0 {
             lines.push(String::new());
         }
-        lines.extend(wrap(p, width));
+        lines.extend(wrap(p, columns));
     }
     if let Some(last) = lines.last_mut()
         && paragraphs.len() == 1
@@ -668,9 +673,9 @@ impl Emitter<'_> {
             members.push(case_class);
         }
         let one_line = format!("{class} = {}", members.join(" | "));
-        let mut s = if one_line.len() <= LINE {
+        let mut s = if width(&one_line) <= LINE {
             one_line + "\n"
-        } else if 4 + members.join(" | ").len() <= LINE {
+        } else if 4 + width(&members.join(" | ")) <= LINE {
             format!("{class} = (\n    {}\n)\n", members.join(" | "))
         } else {
             format!("{class} = (\n    {}\n)\n", members.join("\n    | "))
