@@ -31,3 +31,11 @@ fn committed_python_bindings_match_the_wit() {
          the result"
     );
 }
+
+#[test]
+fn generated_python_fits_the_package_line_length() {
+    let model = metald_witgen::load_wit(&root().join("wit")).unwrap();
+    let python = metald_witgen::python_bindings(&model).unwrap();
+    let long: Vec<&str> = python.lines().filter(|l| l.chars().count() > 100).collect();
+    assert!(long.is_empty(), "lines over 100 columns (python/pyproject.toml, [tool.ruff]): {long:#?}");
+}
