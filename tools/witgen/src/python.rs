@@ -163,41 +163,51 @@ fn py_ident(wit: &str, reserved: &[&str]) -> String {
     if KEYWORDS.contains(&s.as_str()) || reserved.contains(&s.as_str()) { format!("{s}_") } else { s }
 }
 
-/// The paragraphs of a WIT doc comment, with Markdown code spans as reST literals.
+/// The paragraphs of a WIT doc comment, with Markdown code spans as reST literals. Inside a
+/// paragraph, list items (lines starting with `- ` or `* `) stay on lines of their own,
+/// separated by `\n`.
 fn paragraphs(docs: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut current = Vec::new();
+    let mut current = String::new();
     for line in docs.lines().map(str::trim) {
         if line.is_empty() {
             if !current.is_empty() {
-                out.push(current.join(" "));
-                current.clear();
+                out.push(std::mem::take(&mut current));
             }
-        } else {
-            current.push(line.replace('`', "``").replace("\\", "\\\\").replace("\"\"\"", "\\\"\\\"\\\""));
+            continue;
         }
+        let line = line.replace('\\', "\\\\").replace("\"\"\"", "\\\"\\\"\\\"").replace('`', "``");
+        if !current.is_empty() {
+            current.push(if line.starts_with("- ") || line.starts_with("* ") { '\n' } else { ' ' });
+        }
+        current.push_str(&line);
     }
     if !current.is_empty() {
-        out.push(current.join(" "));
+        out.push(current);
     }
     out
 }
 
-/// Greedy word wrap of `text` to `columns` columns.
+/// Greedy word wrap of `text` to `columns` columns; each `\n`-separated list item starts a
+/// line, and its continuation lines are indented by two spaces.
 fn wrap(text: &str, columns: usize) -> Vec<String> {
     let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && width(&line) + 1 + width(word) > columns {
-            lines.push(std::mem::take(&mut line));
+    for segment in text.split('\n') {
+        let hang = if segment.starts_with("- ") || segment.starts_with("* ") { "  " } else { "" };
+        let mut line = String::new();
+        for word in segment.split_whitespace() {
+            if !line.is_empty() && width(&line) + 1 + width(word) > columns {
+                lines.push(std::mem::take(&mut line));
+                line.push_str(hang);
+            }
+            if !line.trim().is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
         }
         if !line.is_empty() {
-            line.push(' ');
+            lines.push(line);
         }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
     }
     lines
 }
@@ -936,5 +946,11 @@ mod tests {
         assert!(doc.starts_with("    \"\"\"A ``code`` span"), "{doc}");
         assert!(doc.lines().all(|l| l.len() <= LINE), "{doc}");
         assert!(doc.ends_with("\"\"\"\n"), "{doc}");
+    }
+
+    #[test]
+    fn docs_keep_list_items_on_their_own_lines() {
+        let doc = docstring(4, &paragraphs("One line for people:\n- `a`: first\n- `b`: second"));
+        assert_eq!(doc, "    \"\"\"One line for people:\n    - ``a``: first\n    - ``b``: second\"\"\"\n");
     }
 }
