@@ -89,6 +89,8 @@ def test_validation_reports_every_field_path() -> None:
         builder.validate()
     fields = info.value.fields
     assert "storage[1].path" in fields
+    first = info.value.issues[0]
+    assert str(first) == f"{first.field}: {first.message}" and str(first) in str(info.value)
     assert any(f.startswith("storage[2].") for f in fields)
     assert isinstance(info.value, m.MetaldError) and isinstance(info.value, ValueError)
 

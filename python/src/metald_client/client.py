@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Concatenate, ParamSpec, TypeVar
 
+from wasmtime.component import ResourceAny
+
+from . import _bindings as _b
+from ._marshal import Caller
 from .builder import VmConfigBuilder
 from .errors import ComponentTrapError
 from .runtime import Runtime, RuntimeLike, _Instance, get_runtime
@@ -29,7 +33,8 @@ from .types import (
 
 __all__ = ["Client"]
 
-_IFACE = "client"
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class Client:
@@ -100,16 +105,22 @@ class Client:
         self._lock = threading.Lock()
         self._closed = False
         self._instance: _Instance | None = None
-        self._handle: Any = None
+        self._handle: ResourceAny | None = None
         self._open()
 
     def _open(self) -> _Instance:
         instance = self._runtime.instantiate()
-        self._handle = instance.call(_IFACE, "[static]client.open", self._requested, returns=Any)
+        self._handle = _b.client_open(instance, self._requested)
         self._instance = instance
         return instance
 
-    def _call(self, method: str, *args: Any, returns: Any) -> Any:
+    def _call(
+        self,
+        method: Callable[Concatenate[Caller, ResourceAny, _P], _R],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _R:
+        """Runs a generated ``client`` method wrapper on this client's resource."""
         with self._lock:
             if self._closed:
                 raise ValueError("the client is closed")
@@ -117,10 +128,9 @@ class Client:
             if instance is None or instance.poisoned:
                 # A trap ended the previous instance: continue on a fresh one.
                 instance = self._open()
+            assert self._handle is not None
             try:
-                return instance.call(
-                    _IFACE, f"[method]client.{method}", self._handle, *args, returns=returns
-                )
+                return method(instance, self._handle, *args, **kwargs)
             except ComponentTrapError:
                 self._instance = None
                 raise
@@ -151,8 +161,7 @@ class Client:
 
     def options(self) -> ClientOptions:
         """The options the client was opened with, defaults filled in."""
-        options: ClientOptions = self._call("options", returns=ClientOptions)
-        return options
+        return self._call(_b.client_options)
 
     # ------------------------------------------------------------------ the nine calls
 
@@ -166,41 +175,35 @@ class Client:
         """
         if isinstance(config, VmConfigBuilder):
             config = config.build()
-        response: CreateVmResponse = self._call("create-vm", config, returns=CreateVmResponse)
-        return response
+        return self._call(_b.client_create_vm, config)
 
     def delete_vm(self, vm_id: str, force: bool = False) -> DeleteVmResponse:
         """Deletes a VM."""
-        response: DeleteVmResponse = self._call(
-            "delete-vm", DeleteVmRequest(vm_id=vm_id, force=force), returns=DeleteVmResponse
-        )
-        return response
+        return self._call(_b.client_delete_vm, DeleteVmRequest(vm_id=vm_id, force=force))
 
     def boot_vm(self, vm_id: str) -> StateChangeResponse:
         """Boots a VM (from ``created`` or ``shutdown``)."""
-        return self._state_change("boot-vm", vm_id)
+        return self._call(_b.client_boot_vm, vm_id)
 
     def shutdown_vm(
         self, vm_id: str, force: bool = False, timeout_seconds: int = 0
     ) -> StateChangeResponse:
         """Shuts a VM down (from ``running`` or ``paused``); ``force`` stops the VMM at once,
         ``timeout_seconds`` bounds a graceful shutdown."""
-        return self._state_change(
-            "shutdown-vm",
-            ShutdownVmRequest(vm_id=vm_id, force=force, timeout_seconds=timeout_seconds),
-        )
+        request = ShutdownVmRequest(vm_id=vm_id, force=force, timeout_seconds=timeout_seconds)
+        return self._call(_b.client_shutdown_vm, request)
 
     def pause_vm(self, vm_id: str) -> StateChangeResponse:
         """Pauses a running VM."""
-        return self._state_change("pause-vm", vm_id)
+        return self._call(_b.client_pause_vm, vm_id)
 
     def resume_vm(self, vm_id: str) -> StateChangeResponse:
         """Resumes a paused VM."""
-        return self._state_change("resume-vm", vm_id)
+        return self._call(_b.client_resume_vm, vm_id)
 
     def reboot_vm(self, vm_id: str, force: bool = False) -> StateChangeResponse:
         """Reboots a running VM."""
-        return self._state_change("reboot-vm", RebootVmRequest(vm_id=vm_id, force=force))
+        return self._call(_b.client_reboot_vm, RebootVmRequest(vm_id=vm_id, force=force))
 
     def get_vm_info(self, vm_id: str) -> GetVmInfoResponse:
         """Config, live state and network details of a VM.
@@ -208,8 +211,7 @@ class Client:
         Raises:
             ConnectError: ``code == "not_found"`` when the VM does not exist (or is not yours).
         """
-        response: GetVmInfoResponse = self._call("get-vm-info", vm_id, returns=GetVmInfoResponse)
-        return response
+        return self._call(_b.client_get_vm_info, vm_id)
 
     def list_vms(
         self,
@@ -230,17 +232,13 @@ class Client:
             page_size=page_size,
             page_token=page_token,
         )
-        response: ListVmsResponse = self._call("list-vms", request, returns=ListVmsResponse)
-        return response
+        return self._call(_b.client_list_vms, request)
 
     def list_all_vms(self, state_filter: Iterable[VmState | str | int] = ()) -> list[VmInfo]:
         """All of the caller's VMs in ``state_filter`` (empty: all), every page fetched by the
         component, which also applies the filter to what comes back (the real metald ignores
         it): a state this SDK does not know, ``5``, matches only ``5``."""
-        vms: list[VmInfo] = self._call(
-            "list-all-vms", [VmState.of(s) for s in state_filter], returns=list[VmInfo]
-        )
-        return vms
+        return self._call(_b.client_list_all_vms, [VmState.of(s) for s in state_filter])
 
     def iter_vms(
         self, state_filter: Iterable[VmState | str | int] = (), page_size: int = 0
@@ -254,7 +252,3 @@ class Client:
             token = page.next_page_token
             if not token:
                 return
-
-    def _state_change(self, method: str, request: Any) -> StateChangeResponse:
-        response: StateChangeResponse = self._call(method, request, returns=StateChangeResponse)
-        return response

@@ -12,11 +12,7 @@ wasmtime-py transport cannot) and use the component as an encoder only::
 
 from __future__ import annotations
 
-from typing import Any
-
-from wasmtime.component import Variant
-
-from ._marshal import lift
+from . import _bindings as _b
 from .runtime import RuntimeLike, get_runtime
 from .types import (
     ClientOptions,
@@ -49,30 +45,6 @@ RpcResponse = (
 )
 """The decoded response of an RPC."""
 
-_REQUEST_TYPES: dict[RpcMethod, type] = {
-    RpcMethod.CREATE_VM: CreateVmRequest,
-    RpcMethod.DELETE_VM: DeleteVmRequest,
-    RpcMethod.BOOT_VM: str,
-    RpcMethod.SHUTDOWN_VM: ShutdownVmRequest,
-    RpcMethod.PAUSE_VM: str,
-    RpcMethod.RESUME_VM: str,
-    RpcMethod.REBOOT_VM: RebootVmRequest,
-    RpcMethod.GET_VM_INFO: str,
-    RpcMethod.LIST_VMS: ListVmsRequest,
-}
-
-_RESPONSE_TYPES: dict[RpcMethod, type] = {
-    RpcMethod.CREATE_VM: CreateVmResponse,
-    RpcMethod.DELETE_VM: DeleteVmResponse,
-    RpcMethod.BOOT_VM: StateChangeResponse,
-    RpcMethod.SHUTDOWN_VM: StateChangeResponse,
-    RpcMethod.PAUSE_VM: StateChangeResponse,
-    RpcMethod.RESUME_VM: StateChangeResponse,
-    RpcMethod.REBOOT_VM: StateChangeResponse,
-    RpcMethod.GET_VM_INFO: GetVmInfoResponse,
-    RpcMethod.LIST_VMS: ListVmsResponse,
-}
-
 
 def encode_request(
     options: ClientOptions,
@@ -94,13 +66,10 @@ def encode_request(
     method = RpcMethod(method)
     if method is RpcMethod.CREATE_VM and isinstance(request, VmConfig):
         request = CreateVmRequest(config=request)
-    expected = _REQUEST_TYPES[method]
-    if not isinstance(request, expected):
-        raise TypeError(f"{method.value} takes a {expected.__name__}, got {type(request).__name__}")
-    http: HttpRequest = get_runtime(runtime).call(
-        "codec", "encode-request", options, Variant(method.wit_name, request), returns=HttpRequest
-    )
-    return http
+    # The case of the WIT variant ``rpc-request`` named like the method, e.g. RpcRequestBootVm;
+    # lowering it checks the payload's type.
+    case: _b.RpcRequest = _b.T_RPC_REQUEST.case(method.wit_name).cls(request)
+    return _b.codec_encode_request(get_runtime(runtime), options, case)
 
 
 def decode_response(
@@ -118,10 +87,8 @@ def decode_response(
         TransportError: The response is malformed or too large.
     """
     method = RpcMethod(method)
-    decoded = get_runtime(runtime).call(
-        "codec", "decode-response", options, method, response, returns=Any
-    )
-    if not isinstance(decoded, Variant) or decoded.tag != method.wit_name:
-        raise TypeError(f"unexpected response variant {decoded!r} for {method.value}")
-    result: RpcResponse = lift(_RESPONSE_TYPES[method], decoded.payload)
+    decoded = _b.codec_decode_response(get_runtime(runtime), options, method, response)
+    if _b.T_RPC_RESPONSE.tag_of(decoded) != method.wit_name:
+        raise TypeError(f"unexpected response {decoded!r} for {method.value}")
+    result: RpcResponse = decoded.value
     return result

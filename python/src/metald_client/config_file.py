@@ -6,12 +6,11 @@ Files the Go client writes load unchanged and files written here load in the Go 
 
 from __future__ import annotations
 
+from . import _bindings as _b
 from .runtime import RuntimeLike, get_runtime
 from .types import VmConfig, VmConfigFile
 
 __all__ = ["from_vm_config", "parse_config_file", "render_config_file", "to_vm_config"]
-
-_IFACE = "config-file"
 
 
 def parse_config_file(json: str, *, runtime: RuntimeLike = None) -> VmConfigFile:
@@ -23,17 +22,13 @@ def parse_config_file(json: str, *, runtime: RuntimeLike = None) -> VmConfigFile
     Raises:
         InvalidConfigError: Every problem found, e.g. field ``network[0].mode``.
     """
-    file: VmConfigFile = get_runtime(runtime).call(
-        _IFACE, "parse-config-file", json, returns=VmConfigFile
-    )
-    return file
+    return _b.config_file_parse_config_file(get_runtime(runtime), json)
 
 
 def render_config_file(file: VmConfigFile, *, runtime: RuntimeLike = None) -> str:
     """Renders a config file as Go writes it: fields in format order, 2-space indent, map keys
     sorted, no trailing newline."""
-    text: str = get_runtime(runtime).call(_IFACE, "render-config-file", file, returns=str)
-    return text
+    return _b.config_file_render_config_file(get_runtime(runtime), file)
 
 
 def from_vm_config(
@@ -44,10 +39,7 @@ def from_vm_config(
     Raises:
         InvalidConfigError: The config cannot be written in the file format.
     """
-    file: VmConfigFile = get_runtime(runtime).call(
-        _IFACE, "from-vm-config", config, name, description, returns=VmConfigFile
-    )
-    return file
+    return _b.config_file_from_vm_config(get_runtime(runtime), config, name, description)
 
 
 def to_vm_config(file: VmConfigFile, *, runtime: RuntimeLike = None) -> VmConfig:
@@ -57,5 +49,4 @@ def to_vm_config(file: VmConfigFile, *, runtime: RuntimeLike = None) -> VmConfig
     Raises:
         InvalidConfigError: An unknown template.
     """
-    config: VmConfig = get_runtime(runtime).call(_IFACE, "to-vm-config", file, returns=VmConfig)
-    return config
+    return _b.config_file_to_vm_config(get_runtime(runtime), file)

@@ -18,8 +18,17 @@ Every exception derives from :class:`MetaldError` and has a ``code``: an
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from .types import ErrorCode, ErrorDetail, ValidationIssue
+from ._bindings import (
+    ErrorCode,
+    ErrorConnect,
+    ErrorDetail,
+    ErrorInvalidConfig,
+    ErrorOther,
+    ErrorTransport,
+    ValidationIssue,
+)
 
 __all__ = [
     "ComponentTrapError",
@@ -128,3 +137,25 @@ class ComponentTrapError(MetaldError):
 
     def __init__(self, message: str) -> None:
         super().__init__(ErrorCode.INTERNAL, message)
+
+
+def error_from_wit(error: Any) -> MetaldError:
+    """The exception for an ``err`` payload the component returned: a case of the ``error``
+    variant (:data:`~metald_client.types.Error`) or a ``list<validation-issue>``."""
+    if isinstance(error, list):
+        return InvalidConfigError(error)
+    if isinstance(error, ErrorConnect):
+        connect = error.value
+        return ConnectError(
+            connect.code, connect.message, http_status=connect.http_status, details=connect.details
+        )
+    if isinstance(error, ErrorTransport):
+        transport = error.value
+        return TransportError(
+            transport.code, transport.message, outcome_unknown=transport.outcome_unknown
+        )
+    if isinstance(error, ErrorInvalidConfig):
+        return InvalidConfigError(error.value)
+    if isinstance(error, ErrorOther):
+        return OtherError(error.value)
+    return OtherError(f"unexpected error value from the component: {error!r}")

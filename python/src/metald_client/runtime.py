@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from wasmtime import Engine, Store, WasiConfig, WasmtimeError
-from wasmtime.component import Component, ExportIndex, Func, Instance, Linker, ResultType, ValType
+from wasmtime.component import Component, ExportIndex, Instance, Linker
+from wasmtime.component import Func as WasmFunc
 
-from ._marshal import error_from_wit, lift, lower, split_result
-from .errors import ComponentTrapError
+from ._marshal import Func, Result
+from .errors import ComponentTrapError, error_from_wit
 
 __all__ = [
     "COMPONENT_ENV",
@@ -55,18 +56,6 @@ def default_component_path() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     return (_PYTHON_DIR / _REPO_RELATIVE).resolve()
-
-
-class _FuncInfo:
-    """Everything about one export that does not depend on the instance."""
-
-    __slots__ = ("index", "params", "result", "qualified")
-
-    def __init__(self, index: ExportIndex, qualified: str) -> None:
-        self.index = index
-        self.qualified = qualified
-        self.params: list[tuple[str, ValType]] | None = None
-        self.result: ValType | None = None
 
 
 class Runtime:
@@ -101,7 +90,7 @@ class Runtime:
         self._linker.add_wasip2()
         self._linker.add_wasi_http()
         self._lock = threading.Lock()
-        self._funcs: dict[tuple[str, str], _FuncInfo] = {}
+        self._indices: dict[tuple[str, str], ExportIndex] = {}
         self._shared: _Instance | None = None
         # Fail early (and with wasmtime's message) if the component does not link.
         self._shared = self.instantiate()
@@ -118,33 +107,34 @@ class Runtime:
             instance = self._linker.instantiate(store, self._component)
         return _Instance(self, store, instance)
 
-    def _func_info(self, interface: str, name: str) -> _FuncInfo:
-        key = (interface, name)
-        info = self._funcs.get(key)
-        if info is None:
+    def _export_index(self, func: Func) -> ExportIndex:
+        key = (func.interface, func.name)
+        index = self._indices.get(key)
+        if index is None:
             with self._lock:
-                qualified = f"{PACKAGE_NAME}/{interface}@{PACKAGE_VERSION}"
-                parent = self._component.get_export_index(qualified)
-                index = (
-                    self._component.get_export_index(name, parent) if parent is not None else None
+                parent = self._component.get_export_index(func.interface)
+                found = (
+                    self._component.get_export_index(func.name, parent)
+                    if parent is not None
+                    else None
                 )
-                if index is None:
-                    raise LookupError(f"the component does not export {qualified}#{name}")
-                info = _FuncInfo(index, f"{qualified}#{name}")
-                self._funcs[key] = info
-        return info
+                if found is None:
+                    raise LookupError(f"the component does not export {func.qualified}")
+                self._indices[key] = index = found
+        return index
 
-    def call(self, interface: str, name: str, *args: Any, returns: Any = None) -> Any:
-        """Calls a stateless export on the shared instance (replaced after a trap).
+    def call(self, func: Func, *args: Any) -> Any:
+        """Calls a stateless export (a ``F_*`` of :mod:`metald_client._bindings`) on the
+        shared instance (replaced after a trap).
 
-        ``returns`` is the Python type of the result (or of its ``ok`` payload); an ``err``
-        payload is raised as a :class:`~metald_client.MetaldError`.
+        Returns the lifted result (of a ``result``, the ``ok`` payload); an ``err`` payload is
+        raised as a :class:`~metald_client.MetaldError`.
         """
         shared = self._shared
         if shared is None or shared.poisoned:
             shared = self.instantiate()
             self._shared = shared
-        return shared.call(interface, name, *args, returns=returns)
+        return shared.call(func, *args)
 
 
 class _Instance:
@@ -156,49 +146,39 @@ class _Instance:
         self.instance = instance
         self.lock = threading.RLock()
         self.poisoned = False
-        self._funcs: dict[tuple[str, str], Func] = {}
+        self._funcs: dict[tuple[str, str], WasmFunc] = {}
 
-    def _func(self, interface: str, name: str) -> tuple[Func, _FuncInfo]:
-        info = self.runtime._func_info(interface, name)
-        func = self._funcs.get((interface, name))
-        if func is None:
-            func = self.instance.get_func(self.store, info.index)
-            if func is None:
-                raise LookupError(f"{info.qualified} is not a function")
-            if info.params is None:
-                fty = func.type(self.store)
-                info.result = fty.result
-                info.params = fty.params
-            self._funcs[(interface, name)] = func
-        return func, info
+    def _func(self, func: Func) -> WasmFunc:
+        key = (func.interface, func.name)
+        found = self._funcs.get(key)
+        if found is None:
+            found = self.instance.get_func(self.store, self.runtime._export_index(func))
+            if found is None:
+                raise LookupError(f"{func.qualified} is not a function")
+            self._funcs[key] = found
+        return found
 
-    def call(self, interface: str, name: str, *args: Any, returns: Any = None) -> Any:
-        """Calls an export; see :meth:`Runtime.call`."""
+    def call(self, func: Func, *args: Any) -> Any:
+        """Calls an export on this instance; see :meth:`Runtime.call`."""
         with self.lock:
             if self.poisoned:
                 raise ComponentTrapError(
                     "this component instance trapped earlier and cannot be used any more"
                 )
-            func, info = self._func(interface, name)
-            assert info.params is not None
-            if len(args) != len(info.params):
-                raise TypeError(f"{info.qualified} takes {len(info.params)} arguments")
-            lowered = [
-                lower(ty, arg, _snake(param))
-                for (param, ty), arg in zip(info.params, args, strict=True)
-            ]
+            wasm_func = self._func(func)
+            lowered = func.lower_args(args)
             try:
-                raw = func(self.store, *lowered)
+                raw = wasm_func(self.store, *lowered)
             except WasmtimeError as exc:
                 self.poisoned = True
-                raise ComponentTrapError(f"{info.qualified}: {exc}") from exc
-        result_ty = info.result
-        if isinstance(result_ty, ResultType):
-            ok, payload = split_result(result_ty, raw)
+                raise ComponentTrapError(f"{func.qualified}: {exc}") from exc
+        result = func.result
+        if isinstance(result, Result):
+            ok, payload = result.split(raw)
             if not ok:
                 raise error_from_wit(payload)
-            return None if returns is None else lift(returns, payload)
-        return None if returns is None else lift(returns, raw)
+            return payload
+        return None if result is None else result.lift(raw)
 
     def drop(self, resource: Any) -> None:
         """Runs the guest destructor of ``resource``; errors are ignored (best effort)."""
@@ -209,10 +189,6 @@ class _Instance:
                 resource.drop(self.store)
             except WasmtimeError:
                 self.poisoned = True
-
-
-def _snake(name: str) -> str:
-    return name.replace("-", "_")
 
 
 RuntimeLike = Runtime | str | os.PathLike[str] | None

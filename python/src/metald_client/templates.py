@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import _bindings as _b
 from .runtime import RuntimeLike, get_runtime
 from .types import Template, VmConfig
 
@@ -11,10 +12,7 @@ __all__ = ["all_templates", "parse_template", "template_config", "template_name"
 def template_config(template: Template | str, *, runtime: RuntimeLike = None) -> VmConfig:
     """The complete config of a template: the builder defaults plus the template's CPU, memory,
     kernel arguments, disks, console output and metadata, one dual-stack ``eth0``."""
-    config: VmConfig = get_runtime(runtime).call(
-        "templates", "template-config", template, returns=VmConfig
-    )
-    return config
+    return _b.templates_template_config(get_runtime(runtime), template)
 
 
 def parse_template(name: str, *, runtime: RuntimeLike = None) -> Template:
@@ -24,21 +22,14 @@ def parse_template(name: str, *, runtime: RuntimeLike = None) -> Template:
     Raises:
         InvalidConfigError: An unknown name; the message lists the valid ones.
     """
-    template: Template = get_runtime(runtime).call(
-        "templates", "parse-template", name, returns=Template
-    )
-    return template
+    return _b.templates_parse_template(get_runtime(runtime), name)
 
 
 def template_name(template: Template | str, *, runtime: RuntimeLike = None) -> str:
     """The name of a template, as :func:`parse_template` reads it."""
-    name: str = get_runtime(runtime).call("templates", "template-name", template, returns=str)
-    return name
+    return _b.templates_template_name(get_runtime(runtime), template)
 
 
 def all_templates(*, runtime: RuntimeLike = None) -> list[Template]:
     """Every template, in declaration order."""
-    templates: list[Template] = get_runtime(runtime).call(
-        "templates", "all-templates", returns=list[Template]
-    )
-    return templates
+    return _b.templates_all_templates(get_runtime(runtime))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import _bindings as _b
 from .errors import InvalidConfigError
 from .runtime import RuntimeLike, get_runtime
 from .types import ValidationIssue, VmConfig
@@ -16,7 +17,7 @@ def validate_config(config: VmConfig, *, runtime: RuntimeLike = None) -> None:
         InvalidConfigError: With every problem at once, each with its field path
             (``storage[1].path``) in ``.issues`` / ``.fields``.
     """
-    get_runtime(runtime).call("validation", "validate-config", config)
+    _b.validation_validate_config(get_runtime(runtime), config)
 
 
 def config_issues(config: VmConfig, *, runtime: RuntimeLike = None) -> list[ValidationIssue]:
@@ -34,4 +35,4 @@ def validate_identity(user_id: str, tenant_id: str, *, runtime: RuntimeLike = No
     Raises:
         InvalidConfigError: Naming ``user_id`` and/or ``tenant_id``.
     """
-    get_runtime(runtime).call("validation", "validate-identity", user_id, tenant_id)
+    _b.validation_validate_identity(get_runtime(runtime), user_id, tenant_id)

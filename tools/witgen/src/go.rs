@@ -13,7 +13,8 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::GenError;
-use crate::model::{Case, Field, Flat, Func, FuncKind, Kind, Model, Prim, TyRef, TypeDef};
+use crate::model::{Case, Field, Flat, Func, FuncKind, Kind, Model, Prim, TyRef};
+use crate::names::{camel, check_unique};
 
 /// Options of the Go emitter.
 pub struct GoOptions {
@@ -38,19 +39,6 @@ pub fn render(model: &Model, options: &GoOptions) -> Result<String, GenError> {
     e.exports()?;
     e.imports()?;
     Ok(e.out)
-}
-
-/// CamelCase of a kebab-case WIT identifier: `vm-config` → `VmConfig`.
-pub fn camel(kebab: &str) -> String {
-    let mut s = String::with_capacity(kebab.len());
-    for part in kebab.split(['-', '.', '/', ':']) {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            s.extend(first.to_uppercase());
-            s.push_str(chars.as_str());
-        }
-    }
-    s
 }
 
 /// lowerCamelCase, for parameters; Go keywords get a trailing underscore.
@@ -101,18 +89,6 @@ fn lower_camel(kebab: &str) -> String {
 /// The prefix of Go names for types of another package (`wasi:http` → `WasiHttp`).
 fn package_prefix(package: &str) -> String {
     if package == "metald:client" { String::new() } else { camel(package) }
-}
-
-/// A `use` of a type from another interface: an alias with the target's own name. It gets
-/// no Go declaration of its own; its name is the target's.
-fn is_use(m: &Model, def: &TypeDef) -> bool {
-    matches!((&def.name, &def.kind), (Some(name), Kind::Alias { target: TyRef::Def(t) }) if m.types[*t].name.as_ref() == Some(name))
-}
-
-fn is_map(m: &Model, def: &TypeDef) -> bool {
-    let (Some(name), Kind::List { elem: TyRef::Def(e) }) = (&def.name, &def.kind) else { return false };
-    name.ends_with("-map")
-        && matches!(&m.types[*e].kind, Kind::Tuple { fields } if fields.len() == 2 && fields[0].ty == TyRef::Prim(Prim::String))
 }
 
 fn prim_go(p: Prim) -> &'static str {
@@ -174,19 +150,11 @@ fn docs(out: &mut String, indent: &str, docs: &str) {
 /// Every generated Go name must be unique in the package; a clash is a generator error, not
 /// a silent shadowing.
 fn check_names(m: &Model) -> Result<(), GenError> {
-    let mut seen = BTreeSet::new();
-    for def in &m.types {
-        if is_use(m, def) {
-            continue;
-        }
-        if let (Some(name), Some(owner)) = (&def.name, &def.owner) {
-            let go = format!("{}{}", package_prefix(&owner.package), camel(name));
-            if !seen.insert(go.clone()) {
-                return Err(GenError::Unsupported(format!("two WIT types map to the Go name `{go}`")));
-            }
-        }
-    }
-    Ok(())
+    let names = m.types.iter().filter(|def| !m.is_use(def)).filter_map(|def| match (&def.name, &def.owner) {
+        (Some(name), Some(owner)) => Some(format!("{}{}", package_prefix(&owner.package), camel(name))),
+        _ => None,
+    });
+    check_unique("Go", names)
 }
 
 impl Emitter<'_> {
@@ -197,7 +165,7 @@ impl Emitter<'_> {
 
     fn type_name(&self, i: usize) -> Option<String> {
         let def = &self.m.types[i];
-        if let (true, Kind::Alias { target: TyRef::Def(t) }) = (is_use(self.m, def), &def.kind) {
+        if let (true, Kind::Alias { target: TyRef::Def(t) }) = (self.m.is_use(def), &def.kind) {
             return self.type_name(*t);
         }
         match (&def.name, &def.owner) {
@@ -225,15 +193,11 @@ impl Emitter<'_> {
     /// The Go type of a type definition's shape, ignoring its name.
     fn go_structural(&self, i: usize) -> String {
         let def = &self.m.types[i];
+        if let Some(value) = self.m.map_value(def) {
+            return format!("map[string]{}", self.go(value));
+        }
         match &def.kind {
             Kind::Alias { target } => self.go(*target),
-            Kind::List { elem } if is_map(self.m, def) => {
-                let TyRef::Def(e) = elem else { unreachable!("is_map checked a tuple") };
-                let Kind::Tuple { fields } = &self.m.types[*e].kind else {
-                    unreachable!("is_map checked a tuple")
-                };
-                format!("map[string]{}", self.go(fields[1].ty))
-            }
             Kind::List { elem } => format!("[]{}", self.go(*elem)),
             Kind::Option { elem, .. } => format!("*{}", self.go(*elem)),
             Kind::Result { ok, err, .. } => {
@@ -289,7 +253,7 @@ impl Emitter<'_> {
     fn types(&mut self) {
         for i in 0..self.m.types.len() {
             let def = &self.m.types[i];
-            if is_use(self.m, def) {
+            if self.m.is_use(def) {
                 continue;
             }
             let (Some(wit), Some(owner), Some(name)) = (&def.name, &def.owner, self.type_name(i)) else {
@@ -523,7 +487,7 @@ impl Emitter<'_> {
         match &def.kind {
             Kind::List { elem } => {
                 let _ = write!(s, ", Kind: cabi.KindList, Elem: {}", self.desc(*elem));
-                if is_map(self.m, def) {
+                if self.m.map_value(def).is_some() {
                     s.push_str(", GoMap: true");
                 }
             }
@@ -701,13 +665,7 @@ impl Emitter<'_> {
             values.push(n);
         }
         // Result shape.
-        let (ok, err) = match f.result {
-            Some(TyRef::Def(i)) => match &self.m.types[i].kind {
-                Kind::Result { ok, err, .. } if self.m.types[i].name.is_none() => (*ok, Some(*err)),
-                _ => (f.result, None),
-            },
-            other => (other, None),
-        };
+        let (ok, err) = self.m.returned(f);
         let ok_go = ok.map(|t| match self.exported_own(t) {
             Some(res) => format!("*{res}"),
             None => self.go(t),

@@ -4,11 +4,15 @@
 //! core module and lift/lower values themselves. This crate reads the WIT package with
 //! wit-parser, computes every canonical-ABI layout once ([`model`]), and prints it for a
 //! language ([`go`]); the model is also available as JSON (`metald-witgen model`) for other
-//! emitters. Generated files are committed; `tests/fresh.rs` fails when one is stale.
+//! emitters. Python runs the component on wasmtime-py, so its layer ([`python`]) needs no
+//! layout: typed dataclasses and descriptors for the package's marshal engine. Generated
+//! files are committed; `tests/fresh.rs` fails when one is stale.
 
 pub mod component;
 pub mod go;
 pub mod model;
+pub mod names;
+pub mod python;
 
 use std::path::Path;
 
@@ -41,13 +45,40 @@ pub const WORLD: &str = "metald";
 /// Reads `wit_dir` and the component at `component`, and builds the model of world
 /// [`WORLD`]: every type and export, and the imports the component's main module uses.
 pub fn load(wit_dir: &Path, component: &Path) -> Result<model::Model, GenError> {
-    let mut resolve = wit_parser::Resolve::default();
-    let (package, _) = resolve.push_dir(wit_dir).map_err(|e| GenError::Wit(format!("{e:#}")))?;
-    let world = resolve.select_world(&[package], Some(WORLD)).map_err(|e| GenError::Wit(format!("{e:#}")))?;
+    let (resolve, world) = resolve_world(wit_dir)?;
     let bytes = std::fs::read(component)
         .map_err(|source| GenError::Io { path: component.display().to_string(), source })?;
     let core = component::main_module_names(&bytes)?;
     model::build(&resolve, world, &core)
+}
+
+/// The model of world [`WORLD`] from `wit_dir` alone, without the component: every type and
+/// export, but no imports and no post-return names (those come from the core module, and the
+/// Python bindings, which run on a component-model runtime, use neither).
+pub fn load_wit(wit_dir: &Path) -> Result<model::Model, GenError> {
+    let (resolve, world) = resolve_world(wit_dir)?;
+    let core = model::CoreNames { imports: Default::default(), exports: Default::default() };
+    model::build(&resolve, world, &core)
+}
+
+fn resolve_world(wit_dir: &Path) -> Result<(wit_parser::Resolve, wit_parser::WorldId), GenError> {
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve.push_dir(wit_dir).map_err(|e| GenError::Wit(format!("{e:#}")))?;
+    let world = resolve.select_world(&[package], Some(WORLD)).map_err(|e| GenError::Wit(format!("{e:#}")))?;
+    Ok((resolve, world))
+}
+
+/// The Python bindings module of the repository's Python package
+/// (`python/src/metald_client/_bindings.py`).
+pub fn python_bindings(model: &model::Model) -> Result<String, GenError> {
+    python::render(
+        model,
+        &python::PythonOptions {
+            marshal_module: "._marshal".into(),
+            enums_module: "._enums".into(),
+            snake_valued_enums: vec!["error-code".into()],
+        },
+    )
 }
 
 /// The Go bindings file of the repository's Go module (`go/metald/bindings.go`), formatted

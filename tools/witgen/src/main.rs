@@ -1,5 +1,5 @@
-//! `metald-witgen go|model [--check]`: writes (or checks) the generated bindings of the
-//! repository. Paths are relative to the workspace root.
+//! `metald-witgen go|python|model [--check]`: writes (or checks) the generated bindings of
+//! the repository. Paths are relative to the workspace root.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,24 +19,37 @@ fn main() -> ExitCode {
 }
 
 fn run(root: &Path, what: &str, check: bool) -> Result<(), String> {
-    let model = metald_witgen::load(&root.join("wit"), &root.join("go/metald/metald_guest.wasm"))
-        .map_err(|e| e.to_string())?;
+    let wit = root.join("wit");
+    let component = root.join("go/metald/metald_guest.wasm");
     let (path, text) = match what {
-        "go" => (
-            root.join("go/metald/bindings.go"),
-            metald_witgen::go_bindings(&model).map_err(|e| e.to_string())?,
-        ),
+        "go" => {
+            let model = metald_witgen::load(&wit, &component).map_err(|e| e.to_string())?;
+            (
+                root.join("go/metald/bindings.go"),
+                metald_witgen::go_bindings(&model).map_err(|e| e.to_string())?,
+            )
+        }
+        // The Python layer needs the WIT alone: no component, so it can be regenerated
+        // before the component is rebuilt.
+        "python" => {
+            let model = metald_witgen::load_wit(&wit).map_err(|e| e.to_string())?;
+            (
+                root.join("python/src/metald_client/_bindings.py"),
+                metald_witgen::python_bindings(&model).map_err(|e| e.to_string())?,
+            )
+        }
         "model" => {
+            let model = metald_witgen::load(&wit, &component).map_err(|e| e.to_string())?;
             let json = serde_json::to_string_pretty(&model).map_err(|e| e.to_string())?;
             println!("{json}");
             return Ok(());
         }
-        other => return Err(format!("unknown output `{other}`: use `go` or `model`")),
+        other => return Err(format!("unknown output `{other}`: use `go`, `python` or `model`")),
     };
     if check {
         let current = std::fs::read_to_string(&path).unwrap_or_default();
         if current != text {
-            return Err(format!("{} is stale: run `cargo run -p metald-witgen -- go`", path.display()));
+            return Err(format!("{} is stale: run `cargo run -p metald-witgen -- {what}`", path.display()));
         }
         return Ok(());
     }

@@ -335,6 +335,45 @@ pub struct Model {
     pub imports: Vec<Func>,
     /// Imported resource drops the core module uses: (module, name, resource).
     pub resource_drops: Vec<(String, String, usize)>,
+    /// The interfaces the world exports, in WIT order (`types` has types but no functions).
+    pub exported_interfaces: Vec<Owner>,
+}
+
+impl Model {
+    /// What a caller of `f` gets back: for an anonymous `result<T, E>`, the `ok` payload `T`
+    /// and `Some(E)` (the `err` payload, `None` for `result<T>`); for any other result type,
+    /// that type and `None`.
+    pub fn returned(&self, f: &Func) -> (Option<TyRef>, Option<Option<TyRef>>) {
+        match f.result {
+            Some(TyRef::Def(i)) => match &self.types[i].kind {
+                Kind::Result { ok, err, .. } if self.types[i].name.is_none() => (*ok, Some(*err)),
+                _ => (f.result, None),
+            },
+            other => (other, None),
+        }
+    }
+
+    /// Whether `def` is a `use` of a type from another interface: an alias with the target's
+    /// own name. Emitters give it no declaration of its own; its name is the target's.
+    pub fn is_use(&self, def: &TypeDef) -> bool {
+        matches!((&def.name, &def.kind), (Some(name), Kind::Alias { target: TyRef::Def(t) }) if self.types[*t].name.as_ref() == Some(name))
+    }
+
+    /// Whether `def` is a protobuf map: a named `list<tuple<string, V>>` whose name ends in
+    /// `-map`. Returns the value type `V`.
+    pub fn map_value(&self, def: &TypeDef) -> Option<TyRef> {
+        let (Some(name), Kind::List { elem: TyRef::Def(e) }) = (&def.name, &def.kind) else { return None };
+        match &self.types[*e].kind {
+            Kind::Tuple { fields }
+                if name.ends_with("-map")
+                    && fields.len() == 2
+                    && fields[0].ty == TyRef::Prim(Prim::String) =>
+            {
+                Some(fields[1].ty)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What the component's core module declares, to select imports and post-returns.
@@ -376,6 +415,7 @@ pub fn build(resolve: &Resolve, world: WorldId, core: &CoreNames) -> Result<Mode
             exports: vec![],
             imports: vec![],
             resource_drops: vec![],
+            exported_interfaces: vec![],
         },
         by_id: HashMap::new(),
         resource_by_id: HashMap::new(),
@@ -391,6 +431,10 @@ pub fn build(resolve: &Resolve, world: WorldId, core: &CoreNames) -> Result<Mode
                     resolve.name_world_key(key)
                 )));
             };
+            if direction == AbiVariant::GuestExport {
+                let owner = b.owner(*id);
+                b.model.exported_interfaces.push(owner);
+            }
             b.interface(key, *id, direction, core)?;
         }
     }
