@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import pytest
 
 import metald_client as m
@@ -105,3 +108,14 @@ def test_user_constructed_exceptions() -> None:
 def test_unexpected_error_value() -> None:
     error = error_from_wit(42, None)
     assert isinstance(error, m.OtherError) and "42" in str(error)
+
+
+@pytest.mark.parametrize("wit", WIT_ERRORS, ids=lambda e: type(e).__name__)
+def test_copies_and_pickles_keep_text_and_attributes(runtime: m.Runtime, wit: _b.Error) -> None:
+    error = error_from_wit(wit, runtime)
+    for twin in (pickle.loads(pickle.dumps(error)), copy.copy(error), copy.deepcopy(error)):
+        assert type(twin) is type(error) and twin is not error
+        assert str(twin) == str(error) and twin.args == error.args
+        assert vars(twin) == vars(error)
+    told = m.ConnectError("internal", "x", 500, description="told")
+    assert str(pickle.loads(pickle.dumps(told))) == "told"

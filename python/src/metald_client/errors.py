@@ -83,6 +83,19 @@ class MetaldError(Exception):
         """``str(self)`` when no description was given (no component at hand)."""
         return f"{self.code.value}: {self.message}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Copies and pickles keep the text as it is (the component's line) and every
+        # attribute; the default would call __init__ with the text alone.
+        return (_rebuild, (type(self), str(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[MetaldError], text: str, state: dict[str, Any]) -> MetaldError:
+    """An exception of ``cls`` with ``text`` and attributes ``state``, without ``__init__``."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, text)
+    error.__dict__.update(state)
+    return error
+
 
 class ConnectError(MetaldError):
     """The server (or a proxy in front of it) answered with a Connect error.
