@@ -119,3 +119,23 @@ def test_copies_and_pickles_keep_text_and_attributes(runtime: m.Runtime, wit: _b
         assert vars(twin) == vars(error)
     told = m.ConnectError("internal", "x", 500, description="told")
     assert str(pickle.loads(pickle.dumps(told))) == "told"
+
+
+class _CannotDescribe:
+    """A caller whose component cannot describe: no ``errors`` interface, or a trap."""
+
+    def __init__(self, failure: Exception) -> None:
+        self.failure = failure
+
+    def call(self, func: object, *args: object) -> object:
+        raise self.failure
+
+
+@pytest.mark.parametrize(
+    "failure", [LookupError("no errors export"), m.ComponentTrapError("trapped")]
+)
+def test_an_error_the_component_cannot_describe_keeps_the_fallback(failure: Exception) -> None:
+    for wit in WIT_ERRORS:
+        error = error_from_wit(wit, _CannotDescribe(failure))
+        assert type(error) is type(error_from_wit(wit))
+        assert str(error) == str(error_from_wit(wit))
