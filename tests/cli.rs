@@ -564,7 +564,7 @@ async fn a_server_url_with_a_path_prefix_is_allowed_and_kept() {
 /// host falls back to on-demand allocation (a debug log) instead of failing.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_starts_under_an_address_space_limit() {
-    let binary = env!("CARGO_BIN_EXE_metald-host");
+    let binary = METALD_HOST;
     let limited = |args: &str| {
         let mut command = tokio::process::Command::new("sh");
         command

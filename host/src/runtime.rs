@@ -19,7 +19,8 @@ use crate::transport::{Hooks, Transport, TransportConfig, TransportStats};
 /// How to build a [`Runtime`].
 #[derive(Clone)]
 pub struct RuntimeConfig {
-    /// The component to run.
+    /// The component to run: the one this crate ships ([`ComponentSource::Embedded`], the
+    /// default), or another build given as a file or as bytes.
     pub component: ComponentSource,
     /// Compiled-component cache.
     pub cache: CacheMode,

@@ -225,8 +225,7 @@ mod tests {
 
     /// Parses as `metald-host` does: Go spelling first, then clap.
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        let argv =
-            goflag::normalize(args.iter().map(ToString::to_string).collect(), &super::super::flag_specs());
+        let argv = goflag::normalize(args.iter().map(ToString::to_string).collect(), &crate::flag_specs());
         Cli::try_parse_from(argv)
     }
 
