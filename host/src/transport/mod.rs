@@ -1,10 +1,11 @@
 //! The component's outbound HTTP: our own `WasiHttpHooks::send_request` over pooled
 //! hyper-util clients, one per client identity. HTTP/2 by ALPN over TLS, h2c by prior
 //! knowledge as an option for `http://`, HTTP/1.1 otherwise; connect and TLS handshake
-//! timeouts; an allow-list.
+//! timeouts (`connector.rs`); guarded response bodies (`body.rs`); an allow-list.
 
 mod allow;
 mod body;
+mod connector;
 mod errors;
 mod hooks;
 
@@ -84,7 +85,7 @@ pub struct TransportStats {
     pub connections: u64,
 }
 
-type Connector = body::CountingConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
+type Connector = connector::CountingConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
 type PooledClient = Client<Connector, WasiBody>;
 
 /// The connection pool of an identity: who we are and whom we trust.
@@ -149,7 +150,7 @@ impl Transport {
             .enable_http1()
             .enable_http2()
             .wrap_connector(tcp);
-        let connector = body::CountingConnector::new(
+        let connector = connector::CountingConnector::new(
             https,
             self.config.connect_timeout + self.config.tls_handshake_timeout,
             self.counters.clone(),
