@@ -14,7 +14,7 @@ use crate::component::{self, CacheMode, ComponentSource, EPOCH_TICKS_PER_SECOND,
 use crate::error::Error;
 use crate::limits::Activity;
 use crate::state::HostState;
-use crate::transport::{Hooks, Transport, TransportConfig, TransportStats};
+use crate::transport::{AllowList, Hooks, Transport, TransportConfig, TransportStats};
 
 /// How to build a [`Runtime`].
 #[derive(Clone)]
@@ -78,6 +78,7 @@ struct Inner {
     engine: Engine,
     component: Component,
     pre: MetaldPre<HostState>,
+    policy: Arc<AllowList>,
     transport: Arc<Transport>,
     limits: EngineLimits,
     runaway_budget: Duration,
@@ -105,6 +106,7 @@ impl Runtime {
             engine,
             component,
             pre,
+            policy: Arc::new(config.transport.allow.clone()),
             transport: Transport::new(config.transport),
             limits: config.limits,
             runaway_budget: config.runaway_budget,
@@ -130,7 +132,7 @@ impl Runtime {
     /// A fresh instance in its own store.
     pub async fn instantiate(&self) -> Result<Instance, Error> {
         let activity = Activity::default();
-        let hooks = Hooks::new(self.0.transport.clone(), activity.clone());
+        let hooks = Hooks::new(self.0.policy.clone(), self.0.transport.clone(), activity.clone());
         let state = HostState::new(hooks, activity, self.0.limits.memory_cap, self.0.runaway_budget);
         let mut store = Store::new(&self.0.engine, state);
         store.limiter(|state| &mut state.limits);
