@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use allow::{AllowError, AllowList, AllowedHost};
+pub use allow::{AllowError, AllowList, AllowedHost, EntryProblem};
 use errors::{Cause, Phase};
 pub use hooks::Hooks;
 use hyper_util::client::legacy::Client;
@@ -184,7 +184,7 @@ impl Transport {
             .tls
             .identity()
             .await
-            .map_err(|e| errors::code(&Cause::NoIdentity(e.to_string()), Phase::Connect))?;
+            .map_err(|e| errors::code(&Cause::NoIdentity(errors::chain(&e)), Phase::Connect))?;
         let client = self.client(&identity);
         // A connection whose response just ended goes back to the pool in a task of its
         // own; let it run first, so a sequential caller reuses it instead of racing a new
