@@ -123,7 +123,6 @@ mod tests {
     use std::sync::Mutex;
 
     use http_body_util::{BodyExt, Empty as EmptyBody};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tracing::field::{Field, Visit};
     use tracing::span::{Attributes, Id, Record};
     use tracing::{Event, Metadata, Subscriber};
@@ -161,22 +160,22 @@ mod tests {
     }
 
     /// A loopback HTTP/1.1 server answering every request `204 No Content`; its `host:port`.
-    async fn no_content_server() -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// Blocking I/O on a thread of its own: the test needs no more of tokio than the library.
+    fn no_content_server() -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buffer = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut buffer).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buffer[..n]),
-                        }
+        std::thread::spawn(move || {
+            for mut socket in listener.incoming().map_while(Result::ok) {
+                let mut head = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
                     }
-                    let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await;
-                });
+                }
+                let _ = socket.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n");
             }
         });
         address
@@ -200,7 +199,7 @@ mod tests {
 
     #[tokio::test]
     async fn allowed_destinations_go_through_to_the_transport() {
-        let address = no_content_server().await;
+        let address = no_content_server();
         let (mut hooks, transport) = hooks(&[&format!("http://{address}")]);
         let status = send(&mut hooks, request("POST", &format!("http://{address}/metald/x"))).await;
         assert_eq!(status.unwrap(), http::StatusCode::NO_CONTENT);
@@ -257,9 +256,15 @@ mod tests {
 
     #[tokio::test]
     async fn each_request_is_one_span_with_authority_method_status_and_elapsed_and_no_headers() {
+        // With a single registered dispatcher, tracing-core decides a callsite's interest by
+        // whatever dispatcher is the default on the thread that first reaches it
+        // (`Rebuilder::JustOne` in tracing-core's callsite.rs): another test's thread, with
+        // none, would disable the span here for good. A second registered dispatcher makes it
+        // ask every registered one, so the span stays enabled on this thread.
+        let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
         let recorder = Recorder::default();
         let _default = tracing::subscriber::set_default(recorder.clone());
-        let address = no_content_server().await;
+        let address = no_content_server();
         let (mut hooks, _) = hooks(&[&format!("http://{address}")]);
         send(&mut hooks, request("POST", &format!("http://{address}/x"))).await.unwrap();
         send(&mut hooks, request("GET", "http://user:pw@127.0.0.1:9/x")).await.unwrap_err();
