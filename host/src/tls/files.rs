@@ -5,8 +5,9 @@
 //! The server is verified by its DNS name or IP as usual. A server certificate that carries
 //! only a SPIFFE URI SAN is verified the SPIFFE way instead: chained to the CA bundle, then
 //! the X509-SVID leaf rules and the authorization policy of [`super::authorize`]: its SPIFFE
-//! ID equal to the expected server SPIFFE ID, or else in our own certificate's trust domain, or else
-//! refused (fail closed: without either there is nothing to authorize the server by).
+//! ID equal to the expected server SPIFFE ID, or else in our own certificate's trust
+//! domain, or else refused (fail closed: without either there is nothing to authorize the
+//! server by).
 //!
 //! Connections are pooled by client identity and trust revision (a digest of the CA
 //! certificates), so reloaded trust material reaches new connections, and a removed CA is no

@@ -1,9 +1,8 @@
 //! SPIFFE mode (the CLI's `--tls-mode spiffe`): the X.509-SVID from the SPIFFE Workload API,
 //! presented to the server, which is authorized as metald authorizes its peers: any SPIFFE ID
 //! in our trust domain (go-spiffe's `AuthorizeMemberOf`), or exactly the expected server
-//! SPIFFE ID. spiffe-rustls
-//! verifies the chain and the X509-SVID leaf rules; the policy is [`super::authorize`]'s,
-//! the one file mode uses.
+//! SPIFFE ID. spiffe-rustls verifies the chain and the X509-SVID leaf rules; the policy is
+//! [`super::authorize`]'s, the one file mode uses.
 //!
 //! A missing, unreachable or identity-less Workload API is an error with its cause within
 //! the configured time, never a fall back to plaintext (the Go client fell back silently).
