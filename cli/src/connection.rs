@@ -63,29 +63,31 @@ pub fn spiffe_socket(args: &ConnectionArgs) -> String {
 pub async fn transport(args: &ConnectionArgs) -> Result<TransportConfig, CliError> {
     let server = server(args);
     let mut allow = AllowList::default();
-    allow.push(
-        AllowedHost::for_server(&server).map_err(|e| CliError::Usage(format!("--server {server:?}: {e}")))?,
-    );
+    allow.push(AllowedHost::for_server(&server).map_err(|e| CliError::Usage(format!("--server: {e}")))?);
     for entry in &args.allow_hosts {
-        allow.push(AllowedHost::parse(entry).map_err(|e| CliError::Usage(e.to_string()))?);
+        allow.push(AllowedHost::parse(entry).map_err(|e| CliError::Usage(format!("--allow-host: {e}")))?);
     }
     let mode = resolve(&args.tls_mode, "UNKEY_METALD_TLS_MODE", "spiffe");
     let provider: Arc<dyn TlsProvider> = match mode.as_str() {
-        "disabled" => Arc::new(tls::ServerAuthOnly::new()?),
-        "file" => Arc::new(tls::FileTls::new(tls::FileTlsConfig {
-            cert: args.tls_cert.clone(),
-            key: args.tls_key.clone(),
-            ca: args.tls_ca.clone(),
-            server_spiffe_id: args.server_spiffe_id.clone(),
-            reload_interval: args.cert_reload_interval,
-        })?),
+        "disabled" => Arc::new(tls::ServerAuthOnly::new().map_err(tls_error)?),
+        "file" => Arc::new(
+            tls::FileTls::new(tls::FileTlsConfig {
+                cert: args.tls_cert.clone(),
+                key: args.tls_key.clone(),
+                ca: args.tls_ca.clone(),
+                server_spiffe_id: args.server_spiffe_id.clone(),
+                reload_interval: args.cert_reload_interval,
+            })
+            .map_err(tls_error)?,
+        ),
         "spiffe" => Arc::new(
             tls::SpiffeTls::new(tls::SpiffeConfig {
                 socket: spiffe_socket(args),
                 timeout: args.spiffe_timeout,
                 server_spiffe_id: args.server_spiffe_id.clone(),
             })
-            .await?,
+            .await
+            .map_err(tls_error)?,
         ),
         other => {
             return Err(CliError::Usage(format!(
@@ -96,6 +98,25 @@ pub async fn transport(args: &ConnectionArgs) -> Result<TransportConfig, CliErro
     let mut config = TransportConfig::new(provider, allow);
     config.http2_prior_knowledge = args.h2c;
     Ok(config)
+}
+
+/// The flag of a TLS setting: the library's messages name settings, the CLI adds its flag.
+fn flag(setting: tls::Setting) -> &'static str {
+    match setting {
+        tls::Setting::ClientCertificate => "--tls-cert",
+        tls::Setting::ClientKey => "--tls-key",
+        tls::Setting::CaCertificates => "--tls-ca",
+        tls::Setting::ServerSpiffeId => "--server-spiffe-id",
+        tls::Setting::SpiffeSocket => "--spiffe-socket",
+    }
+}
+
+/// A TLS setup error, led by the flag to change when one flag's setting is at fault.
+fn tls_error(error: tls::TlsError) -> CliError {
+    match error.setting() {
+        Some(setting) => CliError::Flag { flag: flag(setting), source: error.into() },
+        None => error.into(),
+    }
 }
 
 /// A runtime for one command: the engine sized for the few instances a command uses (a

@@ -39,6 +39,14 @@ pub enum CliError {
     /// The host or component failed (exit 1).
     #[error(transparent)]
     Host(#[from] metald_host::Error),
+    /// The setting of a flag is unusable (exit 1): `--tls-key: the client certificate file …`.
+    #[error("{flag}")]
+    Flag {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong with its setting, in the library's words.
+        source: metald_host::Error,
+    },
     /// The failure was already printed as the command's result (exit 1).
     #[error("")]
     Reported,
@@ -60,14 +68,16 @@ impl CliError {
 
     fn host_error(&self) -> Option<&metald_host::Error> {
         match self {
-            CliError::Call { source, .. } | CliError::Host(source) => Some(source),
+            CliError::Call { source, .. } | CliError::Host(source) | CliError::Flag { source, .. } => {
+                Some(source)
+            }
             _ => None,
         }
     }
 
     /// The error as JSON, for `--json`.
     fn to_json(&self) -> serde_json::Value {
-        let mut error = json!({ "message": self.to_string() });
+        let mut error = json!({ "message": metald_host::error::chain(self) });
         if let Some(metald_host::Error::Component(component)) = self.host_error() {
             use metald_host::bindings::types::Error as E;
             match component {
@@ -158,7 +168,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             if !matches!(error, CliError::Reported) {
-                eprintln!("{error}");
+                eprintln!("{}", metald_host::error::chain(&error));
                 if as_json {
                     println!("{}", output::pretty(&error.to_json()));
                 }

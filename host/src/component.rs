@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::error::Error;
+use crate::error::{Error, LoadStep};
 
 /// The component this crate ships: `component/metald_guest.wasm`, a reproducible build of
 /// `metald-guest` (profile `component`) committed with the crate, so a git or registry
@@ -106,7 +106,7 @@ pub fn on_demand_engine(limits: EngineLimits) -> Result<Engine, Error> {
         .memory_reservation_for_growth(0)
         .memory_guard_size(64 << 10)
         .guard_before_linear_memory(false);
-    Engine::new(&config).map_err(|e| Error::Load(format!("engine: {e:#}")))
+    Engine::new(&config).map_err(LoadStep::Engine.err())
 }
 
 fn pooling_config(limits: EngineLimits) -> Config {
@@ -151,7 +151,8 @@ pub fn load(engine: &Engine, source: &ComponentSource, cache: &CacheMode) -> Res
     let bytes: &[u8] = match source {
         ComponentSource::Embedded => EMBEDDED_COMPONENT,
         ComponentSource::File(path) => {
-            owned = std::fs::read(path).map_err(|e| Error::Load(format!("{}: {e}", path.display())))?;
+            owned =
+                std::fs::read(path).map_err(|source| Error::ReadComponent { path: path.clone(), source })?;
             &owned
         }
         ComponentSource::Bytes(bytes) => bytes,
@@ -259,7 +260,7 @@ fn ownership_problem(metadata: &std::fs::Metadata, want_dir: bool) -> Option<Str
 
 fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, Error> {
     let started = std::time::Instant::now();
-    let component = Component::new(engine, bytes).map_err(|e| Error::Load(format!("{e:#}")))?;
+    let component = Component::new(engine, bytes).map_err(LoadStep::Compile.err())?;
     tracing::debug!(elapsed = ?started.elapsed(), "component compiled");
     Ok(component)
 }

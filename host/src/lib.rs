@@ -25,7 +25,7 @@
 pub mod bindings;
 mod client;
 pub mod component;
-mod error;
+pub mod error;
 mod limits;
 mod runtime;
 mod state;
@@ -41,7 +41,7 @@ pub use state::HostState;
 /// component may reach only that server (its scheme, host and port; a path prefix such as
 /// `http://127.0.0.1:8080/metald` is fine).
 pub fn plain_transport(server: &str) -> Result<transport::TransportConfig, Error> {
-    let allowed = transport::AllowedHost::for_server(server).map_err(|e| Error::Host(e.to_string()))?;
+    let allowed = transport::AllowedHost::for_server(server)?;
     let tls = tls::ServerAuthOnly::new()?;
     Ok(transport::TransportConfig::new(std::sync::Arc::new(tls), transport::AllowList::new(vec![allowed])))
 }
