@@ -411,7 +411,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "other bytes get their own entry");
         let garbage =
             load(&engine, &ComponentSource::Bytes(Arc::from(&b"not wasm"[..])), &CacheMode::Off).map(drop);
-        assert!(matches!(garbage, Err(Error::Load(_))), "{garbage:?}");
+        assert!(matches!(garbage, Err(Error::Load { .. })), "{garbage:?}");
     }
 
     #[test]

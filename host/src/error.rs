@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use metald_proto::connect::{self, Code};
+
 use crate::bindings::types;
 
 /// Everything a call into the component can end with, other than success. Each variant
@@ -128,28 +130,43 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// The Connect wire name of a code (`not_found`): the WIT case name in snake case.
-pub fn code_name(code: types::ErrorCode) -> String {
-    let debug = format!("{code:?}");
-    let case = debug.rsplit("::").next().unwrap_or_default();
-    let mut name = String::new();
-    for (i, c) in case.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_lowercase());
+/// The Connect code of a WIT `error-code`: the bridge to `metald_proto::connect`, where the
+/// code table (names, numbers) lives once for the component and the native host.
+pub fn connect_code(code: types::ErrorCode) -> Code {
+    use types::ErrorCode as E;
+    match code {
+        E::Canceled => Code::Canceled,
+        E::Unknown => Code::Unknown,
+        E::InvalidArgument => Code::InvalidArgument,
+        E::DeadlineExceeded => Code::DeadlineExceeded,
+        E::NotFound => Code::NotFound,
+        E::AlreadyExists => Code::AlreadyExists,
+        E::PermissionDenied => Code::PermissionDenied,
+        E::ResourceExhausted => Code::ResourceExhausted,
+        E::FailedPrecondition => Code::FailedPrecondition,
+        E::Aborted => Code::Aborted,
+        E::OutOfRange => Code::OutOfRange,
+        E::Unimplemented => Code::Unimplemented,
+        E::Internal => Code::Internal,
+        E::Unavailable => Code::Unavailable,
+        E::DataLoss => Code::DataLoss,
+        E::Unauthenticated => Code::Unauthenticated,
     }
-    name
 }
 
-/// One line for people: `not_found: VM not found: ud-…`, `invalid config: cpu: …`.
+/// The Connect name of a code (`not_found`), from `metald_proto::connect::CODES`.
+pub fn code_name(code: types::ErrorCode) -> &'static str {
+    connect_code(code).name()
+}
+
+/// One line for people: `not_found: VM not found: ud-…`, `invalid config: cpu: …`; the same
+/// words as the component's `errors.describe` (both use `metald_proto::connect`).
 pub fn describe(error: &types::Error) -> String {
     match error {
-        types::Error::Connect(e) => format!("{}: {}", code_name(e.code), e.message),
-        types::Error::Transport(e) => format!("{}: {}", code_name(e.code), e.message),
+        types::Error::Connect(e) => connect::describe_code(connect_code(e.code), &e.message),
+        types::Error::Transport(e) => connect::describe_code(connect_code(e.code), &e.message),
         types::Error::InvalidConfig(issues) => {
-            let parts: Vec<String> = issues.iter().map(|i| format!("{}: {}", i.field, i.message)).collect();
-            format!("invalid config: {}", parts.join("; "))
+            connect::describe_invalid_config(issues.iter().map(|i| (i.field.as_str(), i.message.as_str())))
         }
         types::Error::Other(message) => message.clone(),
     }
@@ -199,16 +216,15 @@ mod tests {
         assert!(
             matches!(
                 error,
-                Error::Allow(crate::transport::AllowError::Server {
-                    problem: crate::transport::EntryProblem::Scheme,
-                    ..
-                })
+                Error::Allow(crate::transport::AllowError::Server(
+                    metald_proto::server_url::ServerUrlError::Scheme(_)
+                ))
             ),
             "{error:?}"
         );
         assert_eq!(
             error.to_string(),
-            "invalid server URL \"ftp://metald:8080\": the scheme must be http or https"
+            "invalid server URL: \"ftp://metald:8080\" must start with http:// or https://"
         );
     }
 
@@ -218,4 +234,39 @@ mod tests {
         assert_eq!(code_name(types::ErrorCode::DeadlineExceeded), "deadline_exceeded");
         assert_eq!(code_name(types::ErrorCode::Unauthenticated), "unauthenticated");
     }
+
+    #[test]
+    fn every_wit_code_maps_to_the_connect_code_of_its_case_name() {
+        // wit/types.wit declares `error-code` in gRPC number order, with the Connect names
+        // spelled with `-`: the bridge must agree with both for all 16 cases.
+        for (wit, (code, name)) in WIT_CODES.into_iter().zip(connect::CODES) {
+            assert_eq!(connect_code(wit), code, "{wit:?}");
+            let debug = format!("{wit:?}");
+            let case = debug.rsplit("::").next().unwrap_or_default();
+            assert_eq!(case.to_ascii_lowercase(), name.replace('_', ""), "{debug}");
+        }
+    }
+
+    /// The WIT cases in declaration order (wit/types.wit `error-code`).
+    const WIT_CODES: [types::ErrorCode; 16] = {
+        use types::ErrorCode as E;
+        [
+            E::Canceled,
+            E::Unknown,
+            E::InvalidArgument,
+            E::DeadlineExceeded,
+            E::NotFound,
+            E::AlreadyExists,
+            E::PermissionDenied,
+            E::ResourceExhausted,
+            E::FailedPrecondition,
+            E::Aborted,
+            E::OutOfRange,
+            E::Unimplemented,
+            E::Internal,
+            E::Unavailable,
+            E::DataLoss,
+            E::Unauthenticated,
+        ]
+    };
 }

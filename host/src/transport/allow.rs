@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use metald_proto::server_url::{self, ServerUrlError};
+
 /// One allowed destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AllowedHost {
@@ -24,14 +26,10 @@ pub enum AllowError {
         /// What is wrong with it.
         problem: EntryProblem,
     },
-    /// A server URL ([`AllowedHost::for_server`]).
-    #[error("invalid server URL {url:?}: {problem}")]
-    Server {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with its origin.
-        problem: EntryProblem,
-    },
+    /// A server URL ([`AllowedHost::for_server`]) that the component's parser refuses
+    /// (`metald_proto::server_url`; the message quotes the URL).
+    #[error("invalid server URL: {0}")]
+    Server(#[source] ServerUrlError),
 }
 
 /// What is wrong with an allow-list entry.
@@ -80,17 +78,12 @@ impl AllowedHost {
     }
 
     /// The entry of a server URL (`scheme://host[:port][/prefix]`): its scheme, host and
-    /// port. A path prefix (`/metald`, which the component keeps in every request's path) is
-    /// not part of the entry; the component checks the rest of the URL itself.
+    /// port, as the component reads the URL (`metald_proto::server_url::parse`, the parser
+    /// behind the component's `endpoint.parse-server-url`). A path prefix (`/metald`, which
+    /// the component keeps in every request's path) is not part of the entry.
     pub fn for_server(url: &str) -> Result<AllowedHost, AllowError> {
-        let origin = match url.split_once("://") {
-            Some((scheme, rest)) => {
-                let authority = rest.split('/').next().unwrap_or_default();
-                format!("{scheme}://{authority}")
-            }
-            None => url.split('/').next().unwrap_or_default().to_string(),
-        };
-        AllowedHost::parse_origin(&origin).map_err(|problem| AllowError::Server { url: url.into(), problem })
+        let server = server_url::parse(url).map_err(AllowError::Server)?;
+        Ok(AllowedHost { scheme: Some(server.scheme.as_str().into()), host: server.host, port: Some(server.port) })
     }
 
     fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
@@ -209,8 +202,8 @@ mod tests {
         assert_eq!(AllowedHost::for_server("https://Metald:8443").unwrap().host, "metald");
         for bad in ["ftp://h/x", "http:///metald", "http://h:0/x", "http://*.h/x"] {
             let error = AllowedHost::for_server(bad).unwrap_err();
-            assert!(matches!(error, AllowError::Server { ref url, .. } if url == bad), "{bad}: {error:?}");
-            assert!(error.to_string().starts_with("invalid server URL"), "{error}");
+            assert!(matches!(error, AllowError::Server(_)), "{bad}: {error:?}");
+            assert!(error.to_string().starts_with("invalid server URL: \""), "{error}");
         }
         // An --allow-host entry still has no path: it would read as a path restriction.
         assert!(AllowedHost::parse("http://127.0.0.1:8080/metald").is_err());
