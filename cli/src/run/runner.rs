@@ -73,7 +73,7 @@ impl Runner {
             Statement::Expect { code, call } => {
                 let outcome = self.call(line.number, call).await?;
                 let actual = outcome.value.as_ref().and_then(error_code);
-                let wanted = code.text.replace('_', "-");
+                let wanted = connect_spelling(&code.text);
                 let passed = actual.as_deref().is_some_and(|actual| wanted == "any" || actual == wanted);
                 self.print(line.number, call, None, &outcome, Some((&wanted, passed)));
                 if !passed {
@@ -293,21 +293,60 @@ impl Runner {
     }
 }
 
-/// The error code of an `err(…)` result: the Connect code of `connect`/`transport` errors
-/// (`not-found`), else the error case (`invalid-config`, `other`).
+/// The error code of an `err(…)` result in the CLI's spelling (`--json` errors, see
+/// crate::error): the Connect code of `connect`/`transport` errors (`not_found`), else the
+/// error case (`invalid_config`, `other`).
 fn error_code(value: &Val) -> Option<String> {
     let Val::Result(Err(Some(error))) = value else { return None };
-    match error.as_ref() {
+    let name = match error.as_ref() {
         Val::Variant(case, Some(payload)) if case == "connect" || case == "transport" => {
             match payload.as_ref() {
                 Val::Record(fields) => fields.iter().find_map(|(name, v)| match (name.as_str(), v) {
-                    ("code", Val::Enum(code)) => Some(code.clone()),
+                    ("code", Val::Enum(code)) => Some(code.as_str()),
                     _ => None,
-                }),
-                _ => None,
+                })?,
+                _ => return None,
             }
         }
-        Val::Variant(case, _) => Some(case.clone()),
-        _ => Some("error".into()),
+        Val::Variant(case, _) => case.as_str(),
+        _ => "error",
+    };
+    Some(connect_spelling(name))
+}
+
+/// A code or error case in the Connect spelling (`not_found`, as `metald_host::code_name`
+/// names the typed codes; the Connect protocol's error codes,
+/// https://connectrpc.com/docs/protocol/#error-codes), from either that spelling or the
+/// WIT one (`not-found`, the case names of `error-code` in wit/).
+fn connect_spelling(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use metald_host::bindings::types::ErrorCode;
+
+    use super::*;
+
+    fn connect_error(code: &str) -> Val {
+        let fields = vec![("code".to_string(), Val::Enum(code.into()))];
+        Val::Result(Err(Some(Box::new(Val::Variant("connect".into(), Some(Box::new(Val::Record(fields))))))))
+    }
+
+    #[test]
+    fn script_error_codes_are_spelled_as_the_cli_json_spells_them() {
+        for (wit, typed) in [
+            ("not-found", ErrorCode::NotFound),
+            ("deadline-exceeded", ErrorCode::DeadlineExceeded),
+            ("unavailable", ErrorCode::Unavailable),
+            ("permission-denied", ErrorCode::PermissionDenied),
+        ] {
+            let named = error_code(&connect_error(wit));
+            assert_eq!(named, Some(metald_host::code_name(typed)), "{wit}");
+            assert_eq!(connect_spelling(&metald_host::code_name(typed)), metald_host::code_name(typed));
+        }
+        let invalid = Val::Result(Err(Some(Box::new(Val::Variant("invalid-config".into(), None)))));
+        assert_eq!(error_code(&invalid).as_deref(), Some("invalid_config"));
+        assert_eq!(error_code(&Val::Result(Ok(None))), None, "a success has no code");
     }
 }
