@@ -19,7 +19,7 @@ pub fn script_errors(source: &str, errors: &[ScriptError]) -> CliError {
 }
 
 /// The call a statement makes, if any.
-pub fn call_of(statement: &Statement) -> Option<&Call> {
+fn call_of(statement: &Statement) -> Option<&Call> {
     match statement {
         Statement::Call { call, .. } | Statement::Expect { call, .. } => Some(call),
         Statement::Assert { .. } => None,
