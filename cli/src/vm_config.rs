@@ -8,8 +8,8 @@ use metald_host::bindings::types::{Error as SdkError, VmConfig};
 use metald_host::{Error, Instance};
 use wasmtime::component::ResourceAny;
 
-use super::CliError;
-use super::args::VmArgs;
+use crate::args::VmArgs;
+use crate::error::CliError;
 
 const MIB: i64 = 1 << 20;
 

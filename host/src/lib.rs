@@ -2,6 +2,11 @@
 //! the component must not hold: its outbound connections (pooled, with timeouts and an
 //! allow-list) and their TLS identity.
 //!
+//! The crate carries the component it runs ([`component::EMBEDDED_COMPONENT`], the file
+//! `component/metald_guest.wasm`), so depending on it needs no wasm toolchain. To run another
+//! build, set [`RuntimeConfig::component`] to [`component::ComponentSource::File`] or
+//! [`component::ComponentSource::Bytes`].
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), metald_host::Error> {
 //! use metald_host::{Runtime, RuntimeConfig, bindings::types::ClientOptions};

@@ -392,7 +392,7 @@ async fn main() {
             "≤ 300 KB",
         ));
         rows.push(row(
-            "metald-host binary size",
+            "metald-host binary size (cli/src/main.rs, built here as metald-host-e2e)",
             file_size(&host_binary).map_or("n/a".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
             "—",
             "",
