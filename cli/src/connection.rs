@@ -111,23 +111,22 @@ impl Connection {
     pub async fn transport(&self) -> Result<TransportConfig, CliError> {
         let server = &self.server;
         let mut allow = AllowList::default();
-        allow.push(
-            AllowedHost::for_server(server)
-                .map_err(|e| CliError::Usage(format!("--server: {e}")))?,
-        );
+        allow.push(AllowedHost::for_server(server).map_err(|e| CliError::Usage(format!("--server: {e}")))?);
         for entry in &self.allow_hosts {
             allow.push(AllowedHost::parse(entry).map_err(|e| CliError::Usage(format!("--allow-host: {e}")))?);
         }
         let provider: Arc<dyn TlsProvider> = match self.tls_mode {
             TlsMode::Disabled => Arc::new(tls::ServerAuthOnly::new().map_err(tls_error)?),
-            TlsMode::File => Arc::new(tls::FileTls::new(tls::FileTlsConfig {
-                cert: self.tls_cert.clone(),
-                key: self.tls_key.clone(),
-                ca: self.tls_ca.clone(),
-                server_spiffe_id: self.server_spiffe_id.clone(),
-                reload_interval: self.cert_reload_interval,
-            })
-            .map_err(tls_error)?),
+            TlsMode::File => Arc::new(
+                tls::FileTls::new(tls::FileTlsConfig {
+                    cert: self.tls_cert.clone(),
+                    key: self.tls_key.clone(),
+                    ca: self.tls_ca.clone(),
+                    server_spiffe_id: self.server_spiffe_id.clone(),
+                    reload_interval: self.cert_reload_interval,
+                })
+                .map_err(tls_error)?,
+            ),
             TlsMode::Spiffe => Arc::new(
                 tls::SpiffeTls::new(tls::SpiffeConfig {
                     socket: self.spiffe_socket.clone(),

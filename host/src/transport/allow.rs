@@ -83,7 +83,11 @@ impl AllowedHost {
     /// the component keeps in every request's path) is not part of the entry.
     pub fn for_server(url: &str) -> Result<AllowedHost, AllowError> {
         let server = server_url::parse(url).map_err(AllowError::Server)?;
-        Ok(AllowedHost { scheme: Some(server.scheme.as_str().into()), host: server.host, port: Some(server.port) })
+        Ok(AllowedHost {
+            scheme: Some(server.scheme.as_str().into()),
+            host: server.host,
+            port: Some(server.port),
+        })
     }
 
     fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
