@@ -1,5 +1,5 @@
 //! The `metald-host` binary against the dev server: every command, `--json` output,
-//! metald-cli style invocations, and a regression test per Go client bug (wire facts §12).
+//! metald-cli style invocations, and a regression test per Go client bug (docs/upstream.md#the-go-clients-known-problems).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -201,7 +201,7 @@ async fn exit_codes_are_0_1_and_2() {
     assert!(stdout(&output).contains("create-and-boot"));
 }
 
-// ---- Regressions for the Go client's known problems (wire facts §12) ----
+// ---- Regressions for the Go client's known problems (docs/upstream.md#the-go-clients-known-problems) ----
 
 #[tokio::test(flavor = "multi_thread")]
 async fn go_bug_3_no_10s_header_cap_under_the_call_deadline() {

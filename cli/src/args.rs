@@ -1,4 +1,4 @@
-//! Command-line arguments: metald-cli's flags and commands (wire facts §11), accepted in Go
+//! Command-line arguments: metald-cli's flags and commands (docs/upstream.md#metald-cli), accepted in Go
 //! style too (`-template=high-cpu`), before or after the command. Every flag value is read
 //! as Go's `flag` package reads it ([`crate::goflag`]). Flags that metald-cli also reads from
 //! `UNKEY_METALD_*` variables name them with clap's `env`: flag, then variable, then default.

@@ -1,4 +1,4 @@
-//! metald's development authentication (wire facts §5.2): a bearer token naming the user,
+//! metald's development authentication (docs/upstream.md#authentication): a bearer token naming the user,
 //! and a tenant header, checked in the real server's order with its codes and messages.
 
 use connectrpc::ConnectError;

@@ -1,6 +1,6 @@
 //! metald-devserver: a metald-compatible Connect server for development and tests.
 //!
-//! It answers as the real metald does as a client sees it (wire facts §5 and §10): the
+//! It answers as the real metald does as a client sees it (docs/upstream.md#authentication and #server-behaviour): the
 //! same routes, codecs, auth checks, error codes and messages. It keeps VMs in memory or in
 //! a SQLite file, walks a real state machine, pages listings, and can inject faults.
 //!

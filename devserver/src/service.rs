@@ -1,4 +1,4 @@
-//! `VmService` as metald answers it (wire facts §10), with a correct state machine and real
+//! `VmService` as metald answers it (docs/upstream.md#server-behaviour), with a correct state machine and real
 //! pagination. Differences from the real server are listed in the README.
 
 use std::sync::Arc;
@@ -122,7 +122,7 @@ fn new_vm_id() -> String {
     format!("ud-{hex}")
 }
 
-/// The server-side config checks (wire facts §10.2), first failure wins.
+/// The server-side config checks (docs/upstream.md#server-behaviour), first failure wins.
 fn validate(config: &VmConfig) -> Result<(), ConnectError> {
     let (Some(cpu), Some(memory), Some(boot)) =
         (config.cpu.as_option(), config.memory.as_option(), config.boot.as_option())

@@ -1,4 +1,4 @@
-//! The Go client's `VMConfigBuilder`: defaults and every builder method (wire facts §8.1-§8.2).
+//! The Go client's `VMConfigBuilder`: defaults and every builder method (docs/upstream.md#builder-templates-and-validation).
 //!
 //! Differences from Go, all deliberate: values that do not fit the proto's signed fields are
 //! errors instead of silent wrap-arounds, `add-network` attaches only the address families

@@ -1,4 +1,4 @@
-//! The five built-in templates (wire facts §8.3).
+//! The five built-in templates (docs/upstream.md#builder-templates-and-validation).
 
 use alloc::format;
 use alloc::vec::Vec;

@@ -1,4 +1,4 @@
-//! Client-side validation: the Go client's rules (wire facts §8.4), the server's own
+//! Client-side validation: the Go client's rules (docs/upstream.md#builder-templates-and-validation), the server's own
 //! (§10.2), and identity checks (§5.3). Every problem is reported, each with a field path.
 
 use alloc::format;

@@ -1,4 +1,4 @@
-//! Hand-checked encodings from the wire facts (§2) and schema shape checks.
+//! Hand-checked encodings of the wire protocol (docs/upstream.md#wire-protocol) and schema shape checks.
 
 use crate::*;
 use alloc::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Pins the shape of the wire schema against the real server's (wire facts §1-§4).
+//! Pins the shape of the wire schema against the real server's (docs/upstream.md#schema).
 #![allow(clippy::unwrap_used)]
 
 use prost_types::field_descriptor_proto::Type;

@@ -1,4 +1,4 @@
-//! The Go client's JSON config-file format (wire facts §9), read strictly and written
+//! The Go client's JSON config-file format (docs/upstream.md#config-files), read strictly and written
 //! exactly as Go writes it, plus the fields Go dropped (see the WIT docs of `config-file`).
 //!
 //! [`parse`] reads a file (strictly, through `read`), [`render`] writes one (through
