@@ -42,9 +42,12 @@ step "Go module (wazero): gofmt, vet, tests under -race, benchmark smoke"
 step "JavaScript package (jco transpile of the same component, Node mTLS transport)"
 (cd js && npm ci --no-audit --no-fund && npm test)
 
-step "Python package (wasmtime-py)"
+step "Python package (wasmtime-py): ruff, mypy --strict, pytest"
 python3 -m venv target/python-venv
 target/python-venv/bin/pip install --quiet --disable-pip-version-check -e 'python[test]'
+target/python-venv/bin/ruff check python/src python/tests
+target/python-venv/bin/ruff format --check python/src python/tests
+(cd python && ../target/python-venv/bin/mypy src tests)
 target/python-venv/bin/pytest -q python/tests
 
 step "the dev server driven by a Connect client this project did not write (buf curl)"
