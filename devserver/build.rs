@@ -3,7 +3,10 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     const PROTO: &str = "metal/vmprovisioner/v1/vmprovisioner.proto";
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    // Read when the script runs, not when it is compiled: Cargo reuses a compiled build script
+    // for a workspace at another path (its hashes are workspace-relative).
+    let manifest_dir = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let root = manifest_dir.join("../proto");
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     let descriptors = protox::Compiler::new([&root])?
         .include_imports(true)
@@ -22,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", root.join(PROTO).display());
     #[cfg(feature = "fake-workload-api")]
     {
-        let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("proto");
+        let here = manifest_dir.join("proto");
         println!("cargo:rerun-if-changed={}", here.join("workload.proto").display());
         let workload = protox::compile(["workload.proto"], [here])?;
         tonic_prost_build::configure()

@@ -10,7 +10,9 @@ use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto};
 const PROTO: &str = "metal/vmprovisioner/v1/vmprovisioner.proto";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read when the script runs, not when it is compiled: Cargo reuses a compiled build script
+    // for a workspace at another path (its hashes are workspace-relative).
+    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     println!("cargo:rerun-if-changed={}", root.join(PROTO).display());
     let fds = protox::compile([PROTO], [root])?;
     let file = fds.file.last().ok_or("protox returned no file")?.clone();
