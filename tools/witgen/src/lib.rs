@@ -10,6 +10,7 @@
 
 pub mod component;
 pub mod go;
+pub mod layout;
 pub mod model;
 pub mod names;
 pub mod python;
