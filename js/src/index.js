@@ -9,6 +9,7 @@ import { error as ioError, poll, streams } from '@bytecodealliance/preview2-shim
 
 import { instantiate } from '../generated/metald.js';
 import { AllowList, formatAllowedHost, parseAllowedHost } from './allow.js';
+import { FUNCTIONS, OPEN_ENUMS, TYPES } from './generated-wit.js';
 import { createTransport } from './transport.js';
 import { parseSpiffeId } from './tls-policy.js';
 
@@ -184,24 +185,20 @@ export function createMetald(options) {
 // number the SDK does not know; jco would hand them over as `{ tag, val }`. This package
 // shows them as the case name (`'running'`, `'dual-stack'`) or, for an unknown number, as
 // that number (`5`), and takes a name, a number (`2` is `'running'`, `5` is sent as 5) or
-// jco's `{ tag, val }` on input.
-const VM_STATES = ['unspecified', 'created', 'running', 'paused', 'shutdown'];
-const NETWORK_MODES = ['unspecified', 'dual-stack', 'ipv4-only', 'ipv6-only'];
-
-/** Record fields holding an open enum, by name (`state-filter` holds a list of states). */
-const OPEN_FIELDS = { state: VM_STATES, mode: NETWORK_MODES };
-const OPEN_LIST_FIELDS = { stateFilter: VM_STATES };
-/** Parameters holding an open enum, by position: `[index, cases, isList]`. */
-const OPEN_PARAMS = {
-  addNetwork: [2, NETWORK_MODES, false],
-  addNetworkWithCustomConfig: [2, NETWORK_MODES, false],
-  listAllVms: [0, VM_STATES, true],
-};
+// jco's `{ tag, val }` on input. Where they sit (which fields, parameters and results, by
+// type) is generated from the WIT into generated-wit.js.
+const VM_STATES = OPEN_ENUMS['vm-state'];
+const NETWORK_MODES = OPEN_ENUMS['network-mode'];
 
 function isPlain(value) {
   if (value === null || typeof value !== 'object') return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+/** `table[key]` when it is the table's own entry. */
+function own(table, key) {
+  return table && Object.hasOwn(table, key) ? table[key] : undefined;
 }
 
 /** A name, a number or `{ tag, val }` as the WIT variant value jco expects. */
@@ -217,38 +214,35 @@ function enumToWit(cases, value) {
 }
 
 /** The variant value as its case name, or the number of an unknown one. */
-function enumFromWit(value) {
+function enumFromWit(_cases, value) {
   if (isPlain(value) && typeof value.tag === 'string') return value.tag === 'unknown' ? value.val : value.tag;
   return value;
 }
 
-/** Deep copy of `value` with the open-enum fields mapped by `map(cases, v)`. */
-function mapOpenEnums(value, map) {
-  if (Array.isArray(value)) return value.map((item) => mapOpenEnums(item, map));
+/**
+ * `value` with the open enums its `shape` (generated-wit.js) places mapped by
+ * `map(cases, v)`: the lists, records and variants on the way are copied, the rest is shared.
+ * A value that does not have the shape's form is left for jco to judge.
+ */
+function mapShape(shape, value, map) {
+  if (!shape) return value;
+  if (shape.enum) return map(OPEN_ENUMS[shape.enum], value);
+  if (shape.type) return mapShape(TYPES[shape.type], value, map);
+  if (shape.option) return value === undefined || value === null ? value : mapShape(shape.option, value, map);
+  if (shape.list || shape.tuple) {
+    if (!Array.isArray(value)) return value;
+    return value.map((item, i) => mapShape(shape.list ?? shape.tuple[i], item, map));
+  }
   if (!isPlain(value)) return value;
-  const out = {};
-  for (const [key, item] of Object.entries(value)) {
-    if (Object.hasOwn(OPEN_FIELDS, key) && !Array.isArray(item)) out[key] = map(OPEN_FIELDS[key], item);
-    else if (Object.hasOwn(OPEN_LIST_FIELDS, key) && Array.isArray(item)) {
-      out[key] = item.map((v) => map(OPEN_LIST_FIELDS[key], v));
-    } else out[key] = mapOpenEnums(item, map);
+  if (shape.record) {
+    const out = { ...value };
+    for (const [key, field] of Object.entries(shape.record)) {
+      if (Object.hasOwn(value, key)) out[key] = mapShape(field, value[key], map);
+    }
+    return out;
   }
-  return out;
-}
-
-function argsToWit(name, args) {
-  const mapped = args.map((arg) => mapOpenEnums(arg, enumToWit));
-  const param = OPEN_PARAMS[name];
-  if (param && param[0] < mapped.length) {
-    const [index, cases, isList] = param;
-    const arg = mapped[index];
-    mapped[index] = isList && Array.isArray(arg) ? arg.map((v) => enumToWit(cases, v)) : enumToWit(cases, arg);
-  }
-  return mapped;
-}
-
-function resultFromWit(result) {
-  return mapOpenEnums(result, (_cases, v) => enumFromWit(v));
+  const payload = own(shape.variant, value.tag);
+  return payload && Object.hasOwn(value, 'val') ? { ...value, val: mapShape(payload, value.val, map) } : value;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -338,15 +332,17 @@ function readable(error) {
   return error;
 }
 
-function wrapFunction(fn, name) {
+/** `fn` with readable errors and, where `shape` (a FUNCTIONS entry) says, open enums mapped. */
+function wrapFunction(fn, shape) {
+  const params = shape?.params;
   return function metaldCall(...args) {
     let result;
     try {
-      result = fn.apply(this, argsToWit(name, args));
+      result = fn.apply(this, params ? args.map((arg, i) => mapShape(params[i], arg, enumToWit)) : args);
     } catch (error) {
       throw readable(error);
     }
-    return resultFromWit(result);
+    return mapShape(shape?.result, result, enumFromWit);
   };
 }
 
@@ -359,10 +355,13 @@ function isClass(value) {
  * errors, and open enums as names or numbers (see above).
  */
 function withReadableErrors(root) {
+  // jco gives each interface under its short and its qualified name; FUNCTIONS uses the latter.
+  const qualified = new Map(Object.entries(root).filter(([name]) => name.includes(':')).map(([n, i]) => [i, n]));
   const seen = new Set();
   for (const iface of Object.values(root)) {
     if (!iface || typeof iface !== 'object' || seen.has(iface)) continue;
     seen.add(iface);
+    const shapes = own(FUNCTIONS, qualified.get(iface));
     for (const [name, value] of Object.entries(iface)) {
       if (isClass(value)) {
         if (seen.has(value)) continue;
@@ -370,17 +369,19 @@ function withReadableErrors(root) {
         for (const key of Object.getOwnPropertyNames(value.prototype)) {
           const descriptor = Object.getOwnPropertyDescriptor(value.prototype, key);
           if (key !== 'constructor' && typeof descriptor.value === 'function') {
-            Object.defineProperty(value.prototype, key, { ...descriptor, value: wrapFunction(descriptor.value, key) });
+            const wrapped = wrapFunction(descriptor.value, own(shapes, `${name}#${key}`));
+            Object.defineProperty(value.prototype, key, { ...descriptor, value: wrapped });
           }
         }
         for (const key of Object.getOwnPropertyNames(value)) {
           const descriptor = Object.getOwnPropertyDescriptor(value, key);
           if (typeof descriptor.value === 'function' && descriptor.writable) {
-            Object.defineProperty(value, key, { ...descriptor, value: wrapFunction(descriptor.value, key) });
+            const wrapped = wrapFunction(descriptor.value, own(shapes, `${name}.${key}`));
+            Object.defineProperty(value, key, { ...descriptor, value: wrapped });
           }
         }
       } else if (typeof value === 'function') {
-        iface[name] = wrapFunction(value, name);
+        iface[name] = wrapFunction(value, own(shapes, name));
       }
     }
   }

@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
 
 import { AllowList, parseAllowedHost, splitAuthority } from '../src/allow.js';
-import { codeName, errorInfo, metaldError, serverAllowEntry } from '../src/index.js';
+import { codeName, createMetald, errorInfo, metaldError, serverAllowEntry } from '../src/index.js';
+import { FUNCTIONS, OPEN_ENUMS, TYPES } from '../src/generated-wit.js';
 
 /** testdata/server-urls.json, the vectors the Rust and Go tests read too. */
 const serverUrls = JSON.parse(readFileSync(new URL('../../testdata/server-urls.json', import.meta.url), 'utf8'));
@@ -174,5 +175,41 @@ describe('error mapping', () => {
     assert.deepEqual(errorInfo(thrown({ tag: 'other', val: 'text' })), { kind: 'other', code: 'unknown', message: 'text' });
     assert.equal(errorInfo(thrown({ tag: 'nope' })), undefined);
     assert.equal(errorInfo(undefined), undefined);
+  });
+});
+
+describe('generated WIT tables (src/generated-wit.js)', () => {
+  /** Every `{ enum }` and `{ type }` a shape refers to, as `[table, name]`. */
+  function refs(shape, out = []) {
+    if (!shape) return out;
+    if (shape.enum) out.push([OPEN_ENUMS, shape.enum]);
+    else if (shape.type) out.push([TYPES, shape.type]);
+    else if (shape.list || shape.option) refs(shape.list ?? shape.option, out);
+    else for (const inner of shape.tuple ?? Object.values(shape.record ?? shape.variant)) refs(inner, out);
+    return out;
+  }
+
+  test("name jco's exports and refer only to their own entries", () => {
+    const metald = createMetald({ server: 'http://127.0.0.1:9', userId: 'alice', tenantId: 'acme' });
+    try {
+      for (const [iface, functions] of Object.entries(FUNCTIONS)) {
+        const exported = metald.exports[iface];
+        assert.ok(exported, `jco exports no ${iface}`);
+        for (const [name, shape] of Object.entries(functions)) {
+          const [, cls, sep, fn] = /^(?:(\w+)([.#]))?(\w+)$/.exec(name);
+          const owner = cls === undefined ? exported : sep === '#' ? exported[cls]?.prototype : exported[cls];
+          assert.equal(typeof owner?.[fn], 'function', `${iface} ${name}`);
+          for (const [table, ref] of [...(shape.params ?? []), shape.result].flatMap((s) => refs(s))) {
+            assert.ok(Object.hasOwn(table, ref), `${name}: ${ref}`);
+          }
+        }
+      }
+      for (const [name, shape] of Object.entries(TYPES)) {
+        assert.ok(shape.record || shape.variant, name);
+        for (const [table, ref] of refs(shape)) assert.ok(Object.hasOwn(table, ref), `${name}: ${ref}`);
+      }
+    } finally {
+      metald.close();
+    }
   });
 });

@@ -5,11 +5,14 @@
 //! wit-parser, computes every canonical-ABI layout once ([`model`]), and prints it for a
 //! language ([`go`]); the model is also available as JSON (`metald-witgen model`) for other
 //! emitters. Python runs the component on wasmtime-py, so its layer ([`python`]) needs no
-//! layout: typed dataclasses and descriptors for the package's marshal engine. Generated
+//! layout: typed dataclasses and descriptors for the package's marshal engine. JavaScript
+//! runs it through jco, so its layer ([`js`]) is only where open protobuf enums sit. Generated
 //! files are committed; `tests/fresh.rs` fails when one is stale.
 
 pub mod component;
 pub mod go;
+pub mod js;
+pub mod layout;
 pub mod model;
 pub mod names;
 pub mod python;
@@ -79,6 +82,11 @@ pub fn python_bindings(model: &model::Model) -> Result<String, GenError> {
             snake_valued_enums: vec!["error-code".into()],
         },
     )
+}
+
+/// The open-enum tables of the repository's JavaScript package (`js/src/generated-wit.js`).
+pub fn js_tables(model: &model::Model) -> Result<String, GenError> {
+    js::render(model)
 }
 
 /// The Go bindings file of the repository's Go module (`go/metald/bindings.go`), formatted

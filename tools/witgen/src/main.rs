@@ -1,4 +1,4 @@
-//! `metald-witgen go|python|model [--check]`: writes (or checks) the generated bindings of
+//! `metald-witgen go|python|js|model [--check]`: writes (or checks) the generated bindings of
 //! the repository. Paths are relative to the workspace root.
 
 use std::path::{Path, PathBuf};
@@ -38,13 +38,21 @@ fn run(root: &Path, what: &str, check: bool) -> Result<(), String> {
                 metald_witgen::python_bindings(&model).map_err(|e| e.to_string())?,
             )
         }
+        // So do the JavaScript tables.
+        "js" => {
+            let model = metald_witgen::load_wit(&wit).map_err(|e| e.to_string())?;
+            (
+                root.join("js/src/generated-wit.js"),
+                metald_witgen::js_tables(&model).map_err(|e| e.to_string())?,
+            )
+        }
         "model" => {
             let model = metald_witgen::load(&wit, &component).map_err(|e| e.to_string())?;
             let json = serde_json::to_string_pretty(&model).map_err(|e| e.to_string())?;
             println!("{json}");
             return Ok(());
         }
-        other => return Err(format!("unknown output `{other}`: use `go`, `python` or `model`")),
+        other => return Err(format!("unknown output `{other}`: use `go`, `python`, `js` or `model`")),
     };
     if check {
         let current = std::fs::read_to_string(&path).unwrap_or_default();

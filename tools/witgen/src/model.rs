@@ -223,6 +223,20 @@ pub enum Kind {
     },
 }
 
+impl Kind {
+    /// The known case names of an open protobuf enum: a variant of payload-less cases (in
+    /// wire-number order) followed by `unknown(s32)`, which holds any other number.
+    pub fn open_enum(&self) -> Option<Vec<&str>> {
+        let Kind::Variant { cases, .. } = self else { return None };
+        let (last, known) = cases.split_last()?;
+        let open = !known.is_empty()
+            && last.name == "unknown"
+            && last.ty == Some(TyRef::Prim(Prim::S32))
+            && known.iter().all(|c| c.ty.is_none());
+        open.then(|| known.iter().map(|c| c.name.as_str()).collect())
+    }
+}
+
 /// One type definition with its layout.
 #[derive(Clone, Debug, Serialize)]
 pub struct TypeDef {

@@ -21,16 +21,15 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::GenError;
+use crate::layout::{Expr as Py, Style, width};
 use crate::model::{Case, Field, Func, FuncKind, Kind, Model, Prim, TyRef, TypeDef};
 use crate::names::{camel, check_unique, snake, upper_snake};
 
 /// The line length of the Python package (`[tool.ruff] line-length`).
 const LINE: usize = 100;
 
-/// The width of `s` in columns, as ruff counts it for ASCII and most other text.
-fn width(s: &str) -> usize {
-    s.chars().count()
-}
+/// How ruff lays out the package's code.
+const STYLE: Style = Style { line: LINE, step: 4 };
 
 /// Options of the Python emitter.
 pub struct PythonOptions {
@@ -75,62 +74,6 @@ struct Emitter<'a> {
     /// Names for `__all__`.
     public: Vec<String>,
     uses: Uses,
-}
-
-/// A Python expression, printed on one line when it fits and one item per line otherwise.
-enum Py {
-    Atom(String),
-    /// `open` item, item `close`; a one-item tuple gets its comma.
-    Group {
-        open: String,
-        items: Vec<Py>,
-        close: String,
-        tuple: bool,
-    },
-}
-
-impl Py {
-    fn atom(s: impl Into<String>) -> Py {
-        Py::Atom(s.into())
-    }
-
-    fn call(head: &str, items: Vec<Py>) -> Py {
-        Py::Group { open: format!("{head}("), items, close: ")".into(), tuple: false }
-    }
-
-    fn tuple(items: Vec<Py>) -> Py {
-        Py::Group { open: "(".into(), items, close: ")".into(), tuple: true }
-    }
-
-    fn flat(&self) -> String {
-        match self {
-            Py::Atom(s) => s.clone(),
-            Py::Group { open, items, close, tuple } => {
-                let inner = items.iter().map(Py::flat).collect::<Vec<_>>().join(", ");
-                let comma = if *tuple && items.len() == 1 { "," } else { "" };
-                format!("{open}{inner}{comma}{close}")
-            }
-        }
-    }
-
-    /// Prints at column `indent`, after `prefix` on the same line and before `suffix`.
-    fn render(&self, indent: usize, prefix: &str, suffix: &str) -> String {
-        let flat = self.flat();
-        let pad = " ".repeat(indent);
-        match self {
-            Py::Group { open, items, close, .. }
-                if indent + width(prefix) + width(&flat) + width(suffix) > LINE =>
-            {
-                let mut s = format!("{pad}{prefix}{open}\n");
-                for item in items {
-                    s.push_str(&item.render(indent + 4, "", ","));
-                }
-                let _ = writeln!(s, "{pad}{close}{suffix}");
-                s
-            }
-            _ => format!("{pad}{prefix}{flat}{suffix}\n"),
-        }
-    }
 }
 
 /// A Python string literal.
@@ -251,18 +194,6 @@ fn docstring(indent: usize, paragraphs: &[String]) -> String {
     s
 }
 
-/// The known case names of an open protobuf enum: a variant of payload-less cases followed
-/// by `unknown(s32)`.
-fn open_enum(kind: &Kind) -> Option<Vec<&str>> {
-    let Kind::Variant { cases, .. } = kind else { return None };
-    let (last, known) = cases.split_last()?;
-    let open = !known.is_empty()
-        && last.name == "unknown"
-        && last.ty == Some(TyRef::Prim(Prim::S32))
-        && known.iter().all(|c| c.ty.is_none());
-    open.then(|| known.iter().map(|c| c.name.as_str()).collect())
-}
-
 /// The zero value of a field: a literal, or a factory for mutable values.
 enum Zero {
     Literal(String),
@@ -318,7 +249,7 @@ impl Emitter<'_> {
             ) {
                 names.push(Self::class(def));
             }
-            if let (Kind::Variant { cases, .. }, None) = (&def.kind, open_enum(&def.kind)) {
+            if let (Kind::Variant { cases, .. }, None) = (&def.kind, def.kind.open_enum()) {
                 names.extend(cases.iter().map(|c| Self::case_class(&Self::class(def), c)));
             }
         }
@@ -358,7 +289,7 @@ impl Emitter<'_> {
             }
             Kind::Record { .. } | Kind::Enum { .. } | Kind::Variant { .. } => {
                 let name = self.named_class(i)?;
-                match (&def.kind, open_enum(&def.kind), input) {
+                match (&def.kind, def.kind.open_enum(), input) {
                     (_, Some(_), false) => format!("{name} | int"),
                     (_, Some(_), true) => format!("{name} | str | int"),
                     (Kind::Enum { .. }, _, true) => format!("{name} | str"),
@@ -456,7 +387,7 @@ impl Emitter<'_> {
                     Py::tuple(cases.iter().map(|c| Py::atom(py_str(&c.name))).collect()),
                 ],
             ),
-            Kind::Variant { cases, .. } => match open_enum(&def.kind) {
+            Kind::Variant { cases, .. } => match def.kind.open_enum() {
                 Some(known) => Py::call(
                     "_m.OpenEnum",
                     vec![
@@ -538,7 +469,7 @@ impl Emitter<'_> {
             }
             Kind::Variant { cases, .. } => {
                 let class = self.named_class(i)?;
-                match (open_enum(&def.kind), cases.first()) {
+                match (def.kind.open_enum(), cases.first()) {
                     (Some(known), _) => Zero::Literal(format!("{class}.{}", upper_snake(known[0]))),
                     (None, Some(first)) => Zero::Factory(Self::case_class(&class, first)),
                     (None, None) => return Err(GenError::Unsupported("a variant without cases".into())),
@@ -616,7 +547,7 @@ impl Emitter<'_> {
                     self.blocks.push(s);
                     self.public.push(class);
                 }
-                Kind::Variant { cases, .. } => match open_enum(&def.kind) {
+                Kind::Variant { cases, .. } => match def.kind.open_enum() {
                     Some(_) => {
                         self.uses.open_enum.set(true);
                         let mut docs = Self::class_doc(def, "variant");
@@ -656,7 +587,7 @@ impl Emitter<'_> {
             }
             let desc = self.structural_desc(def)?;
             let prefix = format!("{} = ", Self::desc_name(def));
-            self.blocks.push(desc.render(0, &prefix, ""));
+            self.blocks.push(desc.render(&STYLE, 0, &prefix, ""));
         }
         Ok(())
     }
@@ -716,8 +647,8 @@ impl Emitter<'_> {
                 Self::desc_name(target)
             )));
         }
-        let table = Py::Group { open: "{".into(), items, close: "}".into(), tuple: false };
-        let mut s = table.render(0, "TYPES: dict[tuple[str, str], _m.Type] = ", "");
+        let table = Py::group("{", items, "}");
+        let mut s = table.render(&STYLE, 0, "TYPES: dict[tuple[str, str], _m.Type] = ", "");
         s.push_str(&docstring(
             0,
             &["Every named type of the exported interfaces, by (interface, WIT name).".into()],
@@ -770,33 +701,32 @@ impl Emitter<'_> {
                     result,
                 ],
             );
-            self.blocks.push(desc.render(0, &format!("{constant} = "), ""));
+            self.blocks.push(desc.render(&STYLE, 0, &format!("{constant} = "), ""));
 
             // What the wrapper returns: the `ok` payload of an anonymous result.
             let (returned, _) = m.returned(f);
             let ret = returned.map(|t| self.hint(t, false)).transpose()?;
-            let signature = Py::Group {
-                open: format!("def {name}("),
-                items: args,
-                close: format!(") -> {}:", ret.as_deref().unwrap_or("None")),
-                tuple: false,
-            };
-            let mut s = signature.render(0, "", "");
+            let signature = Py::group(
+                format!("def {name}("),
+                args,
+                format!(") -> {}:", ret.as_deref().unwrap_or("None")),
+            );
+            let mut s = signature.render(&STYLE, 0, "", "");
             let mut docs = vec![format!("Calls ``{}`` of ``{}``.", f.wit_name, f.owner.qualified)];
             docs.extend(paragraphs(&f.docs));
             s.push_str(&docstring(4, &docs));
             let call = Py::call("caller.call", values);
             match &ret {
                 Some(hint) => {
-                    s.push_str(&call.render(4, &format!("result: {hint} = "), ""));
+                    s.push_str(&call.render(&STYLE, 4, &format!("result: {hint} = "), ""));
                     s.push_str("    return result\n");
                 }
-                None => s.push_str(&call.render(4, "", "")),
+                None => s.push_str(&call.render(&STYLE, 4, "", "")),
             }
             self.blocks.push(s);
             all.push(Py::atom(constant));
         }
-        let mut s = Py::tuple(all).render(0, "FUNCS: tuple[_m.Func, ...] = ", "");
+        let mut s = Py::tuple(all).render(&STYLE, 0, "FUNCS: tuple[_m.Func, ...] = ", "");
         s.push_str(&docstring(0, &["Every export, in WIT order.".into()]));
         self.blocks.push(s);
         Ok(())
@@ -846,13 +776,8 @@ impl Emitter<'_> {
         out.push('\n');
         let mut public = self.public.clone();
         public.sort();
-        let all = Py::Group {
-            open: "[".into(),
-            items: public.iter().map(|n| Py::atom(py_str(n))).collect(),
-            close: "]".into(),
-            tuple: false,
-        };
-        out.push_str(&all.render(0, "__all__ = ", ""));
+        let all = Py::group("[", public.iter().map(|n| Py::atom(py_str(n))).collect(), "]");
+        out.push_str(&all.render(&STYLE, 0, "__all__ = ", ""));
         for block in &self.blocks {
             out.push_str("\n\n");
             out.push_str(block);

@@ -1,5 +1,5 @@
-//! The committed bindings are what the generator makes of the committed WIT (and, for Go,
-//! the committed component).
+//! The committed bindings (Go, Python) and tables (JavaScript) are what the generator makes of
+//! the committed WIT (and, for Go, the committed component).
 
 use std::path::PathBuf;
 
@@ -29,6 +29,17 @@ fn committed_python_bindings_match_the_wit() {
         fresh == committed,
         "python/src/metald_client/_bindings.py is stale: run `cargo run -p metald-witgen -- python` and commit \
          the result"
+    );
+}
+
+#[test]
+fn committed_js_tables_match_the_wit() {
+    let model = metald_witgen::load_wit(&root().join("wit")).unwrap();
+    let fresh = metald_witgen::js_tables(&model).unwrap();
+    let committed = std::fs::read_to_string(root().join("js/src/generated-wit.js")).unwrap();
+    assert!(
+        fresh == committed,
+        "js/src/generated-wit.js is stale: run `cargo run -p metald-witgen -- js` and commit the result"
     );
 }
 
