@@ -48,7 +48,7 @@ if $check; then
     for copy in "${stale[@]}"; do
       echo "$copy differs from a fresh build of the component ($built)" >&2
     done
-    echo "fix: run scripts/build-component.sh, then cargo run -p metald-witgen -- go and -- python (the generated bindings), and commit the result" >&2
+    echo "fix: run scripts/build-component.sh, then cargo run -p metald-witgen -- go, -- python and -- js (the generated layers), and commit the result" >&2
     exit 1
   fi
   echo "every committed component is a fresh build ($(wc -c <"$built") bytes)"
