@@ -39,6 +39,10 @@ pub enum CliError {
     /// The host or component failed (exit 1).
     #[error(transparent)]
     Host(#[from] metald_host::Error),
+    /// A result does not fit the proto schema's Go shape: a WIT record and the proto
+    /// disagree (exit 1).
+    #[error("cannot print the result as metald-cli does: {0}")]
+    Output(#[from] metald_proto::json::JsonError),
     /// The failure was already printed as the command's result (exit 1).
     #[error("")]
     Reported,
