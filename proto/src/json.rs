@@ -401,7 +401,10 @@ fn encode_message(value: &Value, index: usize, path: &str, out: &mut Vec<u8>) ->
 /// `record`, a value mirroring message `M`, as Go's `encoding/json` writes the protoc-gen-go
 /// struct of `M` (metald-cli's `-json`, `docs/upstream.md#cli-output`): proto (snake_case)
 /// names; enums, 64-bit integers and doubles as JSON numbers; maps as objects; zero values,
-/// empty lists, maps and messages and absent messages omitted. Keys come out sorted.
+/// empty lists and maps and absent messages omitted; so are present but empty messages, which
+/// Go writes as `{}` (this shape has always omitted them). Fields are inserted in
+/// declaration order, so keys come out in that order with serde_json's `preserve_order`
+/// feature and sorted without it.
 ///
 /// `record` is a record as serde writes it (the WIT records of `metald-host`, say): fields
 /// named as the proto's; messages as objects or `null`; maps as objects or lists of
@@ -436,7 +439,7 @@ pub fn missing_go_fields<M: Described>(document: &Value) -> Vec<String> {
     missing
 }
 
-/// Go's `omitempty`, with absent and empty messages omitted too.
+/// Go's `omitempty`, which also omits a present but empty message here (see [`go_shape`]).
 fn is_zero(value: &Value) -> bool {
     match value {
         Value::Null => true,
