@@ -165,6 +165,19 @@ async fn environment_variables_configure_the_connection() {
     assert!(text.starts_with("VMs for tenant flag-tenant (total: 1):"), "{text}");
 }
 
+/// As metald-cli's `getEnvOrDefault`: a variable that is set but empty means the default.
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_environment_variables_read_as_unset() {
+    let server = dev_server().await;
+    let mut list = metald_host();
+    list.env("UNKEY_METALD_TENANT_ID", "")
+        .env("UNKEY_METALD_USER_ID", "")
+        .env("UNKEY_METALD_TLS_MODE", "")
+        .args(["--server", &server.url(), "--tls-mode", "disabled", "list"]);
+    let text = ok(&run(list).await);
+    assert!(text.starts_with("VMs for tenant cli-tenant (total: 0):"), "{text}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_codes_are_0_1_and_2() {
     let server = dev_server().await;
@@ -279,19 +292,24 @@ async fn go_bug_7_config_file_overrides_apply_and_are_validated() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn go_bug_8_offline_commands_never_touch_the_network_or_tls() {
+    // Settings that fail as soon as TLS is set up: a missing Workload API socket, missing
+    // certificate files.
+    for tls in [
+        ["--tls-mode", "spiffe", "--spiffe-socket", "/nonexistent"],
+        ["--tls-mode", "file", "--tls-cert", "/nonexistent/cert.pem"],
+    ] {
+        let mut command = metald_host();
+        command.args(tls).args(["--server", "https://unreachable.invalid:1", "config-gen"]);
+        let output = run(command).await;
+        let file: Value = serde_json::from_str(&ok(&output)).unwrap();
+        assert_eq!(file["template"], "standard");
+    }
+    // A mode that does not exist is a usage error for every command, as any bad flag value.
     let mut command = metald_host();
-    command.args([
-        "--tls-mode",
-        "bogus",
-        "--server",
-        "https://unreachable.invalid:1",
-        "--spiffe-socket",
-        "/nonexistent",
-        "config-gen",
-    ]);
+    command.args(["--tls-mode", "bogus", "config-gen"]);
     let output = run(command).await;
-    let file: Value = serde_json::from_str(&ok(&output)).unwrap();
-    assert_eq!(file["template"], "standard");
+    assert_eq!(code(&output), 2);
+    assert!(stderr(&output).contains("[possible values: spiffe, file, disabled]"), "{}", stderr(&output));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -360,6 +378,22 @@ async fn dev_server_command_prints_its_url_and_serves() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     ok(&cli(&url, &["create-and-boot"]).await);
     child.kill().await.unwrap();
+}
+
+/// `dev-server` resolves its TLS mode as every command does: flag, then
+/// `UNKEY_METALD_TLS_MODE`, then its default (disabled). It used to ignore the variable and
+/// serve plain HTTP; `file` without certificates is now the usage error the flag gives.
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_server_takes_its_tls_mode_from_the_environment() {
+    let mut command = metald_host();
+    command.env("UNKEY_METALD_TLS_MODE", "file").args(["dev-server", "--listen", "127.0.0.1:0"]);
+    let output = tokio::time::timeout(Duration::from_secs(30), command.output())
+        .await
+        .expect("stops at once instead of serving plain HTTP")
+        .unwrap();
+    assert_eq!(code(&output), 2, "stdout: {}\nstderr: {}", stdout(&output), stderr(&output));
+    assert!(stderr(&output).contains("--tls-cert, --tls-key and --tls-client-ca"), "{}", stderr(&output));
+    assert!(stdout(&output).is_empty(), "no URL: nothing served");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -570,7 +604,7 @@ async fn a_server_url_with_a_path_prefix_is_allowed_and_kept() {
 /// host falls back to on-demand allocation (a debug log) instead of failing.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_host_starts_under_an_address_space_limit() {
-    let binary = env!("CARGO_BIN_EXE_metald-host");
+    let binary = METALD_HOST;
     let limited = |args: &str| {
         let mut command = tokio::process::Command::new("sh");
         command

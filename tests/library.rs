@@ -172,3 +172,25 @@ async fn an_out_of_memory_guest_is_contained_and_replaced() {
     let error = client.get_vm_info("ud-0000000000000000").await.unwrap_err();
     assert_eq!(code_of(&error), Some(ErrorCode::NotFound), "a fresh instance answers: {error}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trap_keeps_wasmtimes_error_as_its_source_and_poisons_the_instance() {
+    let runtime = runtime("http://127.0.0.1:9");
+    let mut instance = runtime.instantiate().await.unwrap();
+    // What wasmtime hands back from a call that trapped: an error with context layers.
+    let error = instance
+        .call(async |_, _| {
+            Err::<(), _>(wasmtime::Error::msg("wasm trap: unreachable").context("in the guest"))
+        })
+        .await
+        .unwrap_err();
+    let Error::Trap(cause) = &error else { panic!("expected a trap: {error:?}") };
+    assert_eq!(cause.0.root_cause().to_string(), "wasm trap: unreachable");
+    assert_eq!(
+        metald_host::error::chain(&error),
+        "the component trapped; its instance was replaced: in the guest: wasm trap: unreachable"
+    );
+    assert!(instance.is_poisoned());
+    let again = instance.template_config(metald_host::bindings::templates::Template::Minimal).await;
+    assert!(matches!(again, Err(Error::Poisoned)), "{again:?}");
+}

@@ -49,7 +49,7 @@ async fn the_example_script_runs_every_rpc_end_to_end() {
             "{rpc}"
         );
     }
-    assert!(text.contains("(expected not-found)"), "{text}");
+    assert!(text.contains("(expected not_found)"), "{text}");
     assert!(!text.contains("FAILED"), "{text}");
 }
 
@@ -71,7 +71,7 @@ async fn json_lines_parse_and_carry_line_call_and_result() {
     assert_eq!(created["result"]["ok"]["state"], "created");
     assert!(created["result"]["ok"]["vm-id"].as_str().unwrap().starts_with("ud-"));
     let last = lines.last().unwrap();
-    assert_eq!((last["expect"].as_str(), last["passed"].as_bool()), (Some("not-found"), Some(true)));
+    assert_eq!((last["expect"].as_str(), last["passed"].as_bool()), (Some("not_found"), Some(true)));
     assert_eq!(last["result"]["err"]["connect"]["code"], "not-found");
 }
 
@@ -259,4 +259,29 @@ async fn the_client_follows_the_connection_flags_and_the_allow_list() {
     let allowed = cli(&server.url(), &["--allow-host", "127.0.0.1:9", "run", path.to_str().unwrap()]).await;
     assert_eq!(code(&allowed), 1, "now allowed, port 9 refuses instead");
     assert!(stdout(&allowed).contains("unavailable"), "{}", stdout(&allowed));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expected_error_codes_take_and_print_the_connect_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.wave");
+    std::fs::write(
+        &path,
+        "expect not_found: client.get-vm-info(\"ud-0000000000000000\")\n\
+         expect not-found: client.get-vm-info(\"ud-0000000000000000\")\n\
+         expect unavailable: client.get-vm-info(\"ud-0000000000000000\")\n",
+    )
+    .unwrap();
+    let mut command = metald_host();
+    command.args(["run", "--dev", "--keep-going", path.to_str().unwrap()]);
+    let output = run(command).await;
+    assert_eq!(code(&output), 1, "the third expectation fails");
+    let text = stdout(&output);
+    assert_eq!(text.matches("  (expected not_found)").count(), 2, "{text}");
+    assert!(text.contains("(FAILED: expected unavailable)"), "{text}");
+    assert!(
+        stderr(&output).contains("to fail with unavailable, got err with code not_found"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"math"
-	"net/url"
 	"os"
 	"time"
 
@@ -98,9 +97,14 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.ServerAddress == "" {
 		return nil, errors.New("metald client: Config.ServerAddress is empty (and UNKEY_METALD_SERVER_ADDRESS is not set)")
 	}
-	u, err := url.Parse(cfg.ServerAddress)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("metald client: Config.ServerAddress %q is not an http:// or https:// URL", cfg.ServerAddress)
+	// The component's parser, the one its client uses, gives the origin to allow.
+	var server metald.ServerUrl
+	if err := offline.do(ctx, func(x metald.Exports) error {
+		var err error
+		server, err = x.EndpointParseServerUrl(ctx, cfg.ServerAddress)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("metald client: Config.ServerAddress: %w", wrapErr("parse server URL", err))
 	}
 	mode, err := tlsmode.ParseMode(cfg.TLSMode)
 	if err != nil {
@@ -142,7 +146,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("metald client: TLS: %w", err)
 	}
 	tr, err := transport.New(transport.Config{
-		AllowList: []string{cfg.ServerAddress},
+		AllowList: []string{transport.ServerOrigin(server).String()},
 		H2C:       cfg.H2C,
 		TLSConfig: provider.TLSConfig,
 	})

@@ -10,7 +10,7 @@ import (
 )
 
 // genCase is one `metald-host config-gen` invocation and the same steps through this
-// package's API (host/src/cli/vm_config.rs, `build`).
+// package's API (cli/src/vm_config.rs, `build`).
 type genCase struct {
 	template    string
 	cpu         uint32

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"context"
 	"errors"
-	"strings"
+	"fmt"
+	"sync"
 
 	"github.com/metald/metald-client/go/cabi"
 	"github.com/metald/metald-client/go/metald"
@@ -31,8 +33,30 @@ const (
 	CodeUnauthenticated    = Code(metald.ErrorCodeUnauthenticated)
 )
 
-// String returns the Connect name of the code: the WIT case name with `_` for `-`.
-func (c Code) String() string { return strings.ReplaceAll(metald.ErrorCode(c).String(), "-", "_") }
+// codeNames is the component's table of Connect names (errors.codes), read once.
+var codeNames = sync.OnceValues(func() (map[Code]string, error) {
+	names := make(map[Code]string)
+	err := offline.do(context.Background(), func(x metald.Exports) error {
+		table, err := x.ErrorsCodes(context.Background())
+		for _, info := range table {
+			names[Code(info.Code)] = info.Name
+		}
+		return err
+	})
+	return names, err
+})
+
+// String returns the Connect name of the code (`not_found`), from the component's table.
+func (c Code) String() string {
+	names, err := codeNames()
+	if name, ok := names[c]; ok {
+		return name
+	}
+	if err != nil {
+		return fmt.Sprintf("code %d (the component's code table did not load: %v)", int(c), err)
+	}
+	return fmt.Sprintf("code %d", int(c))
+}
 
 // ErrorDetail is one entry of a Connect error's details.
 type ErrorDetail = metald.ErrorDetail
@@ -84,11 +108,23 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.cause }
 
 func invalidConfig(op string, issues []ValidationIssue) *Error {
-	parts := make([]string, len(issues))
-	for i, is := range issues {
-		parts[i] = is.Field + ": " + is.Message
+	text, err := describeIssues(issues)
+	return &Error{op: op, code: CodeInvalidArgument, message: "invalid VM config: " + text, issues: issues, cause: err}
+}
+
+// describeIssues is the component's `field: message; …` (errors.describe-issues). When the
+// component cannot run, the text says so and the error comes back too.
+func describeIssues(issues []ValidationIssue) (string, error) {
+	var text string
+	err := offline.do(context.Background(), func(x metald.Exports) error {
+		var err error
+		text, err = x.ErrorsDescribeIssues(context.Background(), issues)
+		return err
+	})
+	if err != nil {
+		return fmt.Sprintf("%d issues (the component could not describe them: %v)", len(issues), err), fmt.Errorf("describing validation issues: %w", err)
 	}
-	return &Error{op: op, code: CodeInvalidArgument, message: "invalid VM config: " + strings.Join(parts, "; "), issues: issues}
+	return text, nil
 }
 
 // wrapErr turns the component's errors into *Error; op names the operation.

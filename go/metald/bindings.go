@@ -1930,6 +1930,62 @@ func (r *Client) Drop(ctx context.Context) error {
 	return r.x.C.DropExported(ctx, resClient, r.rep)
 }
 
+// CodeInfo is the WIT type `code-info` of metald:client/errors@0.1.0.
+//
+// One Connect code.
+type CodeInfo struct {
+	// The code.
+	Code ErrorCode
+	// Its Connect name, lower case with `_`: `not_found`, `deadline_exceeded`. This is
+	// the spelling to show and to accept (the WIT case names use `-` instead).
+	Name string
+	// Its gRPC number, 1 (`canceled`) to 16 (`unauthenticated`).
+	Number uint32
+}
+
+// Scheme is the WIT type `scheme` of metald:client/endpoint@0.1.0.
+//
+// `http` or `https`.
+type Scheme uint8
+
+// Cases of Scheme.
+const (
+	// Plain HTTP; default port 80.
+	SchemeHttp Scheme = iota
+	// HTTP over TLS; default port 443.
+	SchemeHttps
+)
+
+var namesScheme = [...]string{
+	"http",
+	"https",
+}
+
+// String returns the WIT name of the case, or a number for an unknown value.
+func (v Scheme) String() string {
+	if int(v) < len(namesScheme) {
+		return namesScheme[v]
+	}
+	return cabi.UnknownCase(uint32(v))
+}
+
+// ServerUrl is the WIT type `server-url` of metald:client/endpoint@0.1.0.
+//
+// A server URL that parsed: `http[s]://host[:port][/prefix]`.
+type ServerUrl struct {
+	// The scheme (lower case in the URL: `HTTP://` is refused).
+	Scheme Scheme
+	// `host[:port]` as written; requests go to `scheme://authority/prefix/…`.
+	Authority string
+	// The host in lower case: a name, an IPv4 address, or an IPv6 address in brackets
+	// (`[::1]`).
+	Host string
+	// The port written in the URL, else the scheme's default (80 or 443); 1 to 65535.
+	Port uint16
+	// The path prefix without a trailing `/` (`/gateway/metald`); empty for none.
+	PathPrefix string
+}
+
 // Resource descriptors.
 var (
 	resWasiIoPollable                 = &cabi.Resource{Name: "pollable", Exported: false, Dtor: "", IntrinsicModule: ""}
@@ -2136,6 +2192,13 @@ var (
 	tAnon272                         = &cabi.Type{Name: "list<vm-state>", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindList, Elem: tVmState}
 	tAnon273                         = &cabi.Type{Name: "list<vm-info>", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindList, Elem: tVmInfo}
 	tAnon274                         = &cabi.Type{Name: "result<list<vm-info>, error>", Size: 32, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindResult, PayloadOffset: 4, Ok: tAnon273, Err: tError}
+	tCodeInfo                        = &cabi.Type{Name: "code-info", Size: 16, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "code", Offset: 0, Type: tErrorCode}, {Name: "name", Offset: 4, Type: cabi.String}, {Name: "number", Offset: 12, Type: cabi.U32}}}
+	tAnon279                         = &cabi.Type{Name: "list<code-info>", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindList, Elem: tCodeInfo}
+	tAnon280                         = &cabi.Type{Name: "option<error-code>", Size: 2, Align: 1, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindOption, PayloadOffset: 1, Elem: tErrorCode}
+	tAnon281                         = &cabi.Type{Name: "list<validation-issue>", Size: 8, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindList, Elem: tValidationIssue}
+	tScheme                          = &cabi.Type{Name: "scheme", Size: 1, Align: 1, Flat: []cabi.FlatType{cabi.FlatI32}, Kind: cabi.KindEnum, DiscSize: 1, Cases: []cabi.Case{{Name: "http", GoField: -1}, {Name: "https", GoField: -1}}}
+	tServerUrl                       = &cabi.Type{Name: "server-url", Size: 32, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindRecord, Fields: []cabi.Field{{Name: "scheme", Offset: 0, Type: tScheme}, {Name: "authority", Offset: 4, Type: cabi.String}, {Name: "host", Offset: 12, Type: cabi.String}, {Name: "port", Offset: 20, Type: cabi.U16}, {Name: "path-prefix", Offset: 24, Type: cabi.String}}}
+	tAnon285                         = &cabi.Type{Name: "result<server-url, error>", Size: 36, Align: 4, Flat: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, Kind: cabi.KindResult, PayloadOffset: 4, Ok: tServerUrl, Err: tError}
 )
 
 // Types lists every type descriptor with the Go type it maps to, for layout checks.
@@ -2327,6 +2390,13 @@ var Types = []cabi.TypeInfo{
 	{Type: tAnon272, Zero: func() any { return new([]VmState) }},
 	{Type: tAnon273, Zero: func() any { return new([]VmInfo) }},
 	{Type: tAnon274, Zero: func() any { return new(cabi.Result[[]VmInfo, Error]) }},
+	{Type: tCodeInfo, Zero: func() any { return new(CodeInfo) }},
+	{Type: tAnon279, Zero: func() any { return new([]CodeInfo) }},
+	{Type: tAnon280, Zero: func() any { return new(*ErrorCode) }},
+	{Type: tAnon281, Zero: func() any { return new([]ValidationIssue) }},
+	{Type: tScheme, Zero: func() any { return new(Scheme) }},
+	{Type: tServerUrl, Zero: func() any { return new(ServerUrl) }},
+	{Type: tAnon285, Zero: func() any { return new(cabi.Result[ServerUrl, Error]) }},
 }
 
 // Exports calls the component's exports on one instance. An instance runs one call at a
@@ -2966,6 +3036,107 @@ func (r *Client) ListAllVms(ctx context.Context, stateFilter []VmState) ([]VmInf
 	return out.Ok, nil
 }
 
+// ErrorsCodes calls `metald:client/errors@0.1.0#codes`.
+//
+// All 16 Connect codes in gRPC number order (`canceled` = 1 first): the whole table, for
+// a host to read once.
+func (x Exports) ErrorsCodes(ctx context.Context) ([]CodeInfo, error) {
+	var out []CodeInfo
+	if err := x.C.Call(ctx, fnErrorsCodes, []any{}, &out); err != nil {
+		var zero []CodeInfo
+		return zero, err
+	}
+	return out, nil
+}
+
+// ErrorsCodeName calls `metald:client/errors@0.1.0#code-name`.
+//
+// The Connect name of a code: `not-found` → `not_found`.
+func (x Exports) ErrorsCodeName(ctx context.Context, code ErrorCode) (string, error) {
+	var out string
+	if err := x.C.Call(ctx, fnErrorsCodeName, []any{code}, &out); err != nil {
+		var zero string
+		return zero, err
+	}
+	return out, nil
+}
+
+// ErrorsCodeFromName calls `metald:client/errors@0.1.0#code-from-name`.
+//
+// The code of a Connect name (`not_found` → `not-found`); `none` for anything else,
+// including other spellings (`NOT_FOUND`, `not-found`) and `ok`.
+func (x Exports) ErrorsCodeFromName(ctx context.Context, name string) (*ErrorCode, error) {
+	var out *ErrorCode
+	if err := x.C.Call(ctx, fnErrorsCodeFromName, []any{name}, &out); err != nil {
+		var zero *ErrorCode
+		return zero, err
+	}
+	return out, nil
+}
+
+// ErrorsCodeFromHttpStatus calls `metald:client/errors@0.1.0#code-from-http-status`.
+//
+// The code a Connect client infers from an HTTP status when a response carries no
+// Connect error: 400 `internal`, 401 `unauthenticated`, 403 `permission-denied`,
+// 404 `unimplemented`, 429/502/503/504 `unavailable`, anything else `unknown`
+// (connectrpc.com/docs/protocol, "HTTP to Error Code").
+func (x Exports) ErrorsCodeFromHttpStatus(ctx context.Context, status uint16) (ErrorCode, error) {
+	var out ErrorCode
+	if err := x.C.Call(ctx, fnErrorsCodeFromHttpStatus, []any{status}, &out); err != nil {
+		var zero ErrorCode
+		return zero, err
+	}
+	return out, nil
+}
+
+// ErrorsDescribe calls `metald:client/errors@0.1.0#describe`.
+//
+// One line for people:
+// - `connect` and `transport`: `<code name>: <message>` (`not_found: VM not found: ud-…`);
+// - `invalid-config`: `invalid config: ` then `describe-issues`;
+// - `other`: the text itself.
+func (x Exports) ErrorsDescribe(ctx context.Context, error_ Error) (string, error) {
+	var out string
+	if err := x.C.Call(ctx, fnErrorsDescribe, []any{error_}, &out); err != nil {
+		var zero string
+		return zero, err
+	}
+	return out, nil
+}
+
+// ErrorsDescribeIssues calls `metald:client/errors@0.1.0#describe-issues`.
+//
+// Validation issues as `<field>: <message>` joined with `; ` (`cpu: missing; boot:
+// missing`), in order; empty for no issues.
+func (x Exports) ErrorsDescribeIssues(ctx context.Context, issues []ValidationIssue) (string, error) {
+	var out string
+	if err := x.C.Call(ctx, fnErrorsDescribeIssues, []any{issues}, &out); err != nil {
+		var zero string
+		return zero, err
+	}
+	return out, nil
+}
+
+// EndpointParseServerUrl calls `metald:client/endpoint@0.1.0#parse-server-url`.
+//
+// Parses a server URL. The forms: `http://` or `https://`, then a host (letters,
+// digits, `-._%`, or a bracketed IPv6 address), an optional port from 1 to 65535, and an
+// optional path prefix without query or fragment. Anything else is
+// `invalid-config` with one issue whose field is `server`, the same issue
+// `client.open` reports for that URL.
+func (x Exports) EndpointParseServerUrl(ctx context.Context, url string) (ServerUrl, error) {
+	var out cabi.Result[ServerUrl, Error]
+	if err := x.C.Call(ctx, fnEndpointParseServerUrl, []any{url}, &out); err != nil {
+		var zero ServerUrl
+		return zero, err
+	}
+	if out.IsErr {
+		var zero ServerUrl
+		return zero, &cabi.ResultError[Error]{Value: out.Err}
+	}
+	return out.Ok, nil
+}
+
 // Export descriptors.
 var (
 	fnTemplatesTemplateConfig                          = &cabi.Func{Module: "", Name: "metald:client/templates@0.1.0#template-config", Params: []*cabi.Type{tTemplate}, CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: tVmConfig, RetPtr: true, PostReturn: "cabi_post_metald:client/templates@0.1.0#template-config"}
@@ -3019,6 +3190,13 @@ var (
 	fnClientClientGetVmInfo                            = &cabi.Func{Module: "", Name: "metald:client/client@0.1.0#[method]client.get-vm-info", Params: []*cabi.Type{tAnon262, cabi.String}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: tAnon270, RetPtr: true, PostReturn: "cabi_post_metald:client/client@0.1.0#[method]client.get-vm-info"}
 	fnClientClientListVms                              = &cabi.Func{Module: "", Name: "metald:client/client@0.1.0#[method]client.list-vms", Params: []*cabi.Type{tAnon262, tListVmsRequest}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: tAnon271, RetPtr: true, PostReturn: "cabi_post_metald:client/client@0.1.0#[method]client.list-vms"}
 	fnClientClientListAllVms                           = &cabi.Func{Module: "", Name: "metald:client/client@0.1.0#[method]client.list-all-vms", Params: []*cabi.Type{tAnon262, tAnon272}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: tAnon274, RetPtr: true, PostReturn: "cabi_post_metald:client/client@0.1.0#[method]client.list-all-vms"}
+	fnErrorsCodes                                      = &cabi.Func{Module: "", Name: "metald:client/errors@0.1.0#codes", Params: []*cabi.Type{}, CoreParams: []cabi.FlatType{}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: tAnon279, RetPtr: true, PostReturn: "cabi_post_metald:client/errors@0.1.0#codes"}
+	fnErrorsCodeName                                   = &cabi.Func{Module: "", Name: "metald:client/errors@0.1.0#code-name", Params: []*cabi.Type{tErrorCode}, CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: cabi.String, RetPtr: true, PostReturn: "cabi_post_metald:client/errors@0.1.0#code-name"}
+	fnErrorsCodeFromName                               = &cabi.Func{Module: "", Name: "metald:client/errors@0.1.0#code-from-name", Params: []*cabi.Type{cabi.String}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: tAnon280, RetPtr: true}
+	fnErrorsCodeFromHttpStatus                         = &cabi.Func{Module: "", Name: "metald:client/errors@0.1.0#code-from-http-status", Params: []*cabi.Type{cabi.U16}, CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: tErrorCode}
+	fnErrorsDescribe                                   = &cabi.Func{Module: "", Name: "metald:client/errors@0.1.0#describe", Params: []*cabi.Type{tError}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: cabi.String, RetPtr: true, PostReturn: "cabi_post_metald:client/errors@0.1.0#describe"}
+	fnErrorsDescribeIssues                             = &cabi.Func{Module: "", Name: "metald:client/errors@0.1.0#describe-issues", Params: []*cabi.Type{tAnon281}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: cabi.String, RetPtr: true, PostReturn: "cabi_post_metald:client/errors@0.1.0#describe-issues"}
+	fnEndpointParseServerUrl                           = &cabi.Func{Module: "", Name: "metald:client/endpoint@0.1.0#parse-server-url", Params: []*cabi.Type{cabi.String}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: tAnon285, RetPtr: true, PostReturn: "cabi_post_metald:client/endpoint@0.1.0#parse-server-url"}
 )
 
 // ExportFuncs lists every exported function, for the loader's check of the core module.
@@ -3074,6 +3252,13 @@ var ExportFuncs = []*cabi.Func{
 	fnClientClientGetVmInfo,
 	fnClientClientListVms,
 	fnClientClientListAllVms,
+	fnErrorsCodes,
+	fnErrorsCodeName,
+	fnErrorsCodeFromName,
+	fnErrorsCodeFromHttpStatus,
+	fnErrorsDescribe,
+	fnErrorsDescribeIssues,
+	fnEndpointParseServerUrl,
 }
 
 // Host implements every import the core module uses. The engine calls it with the

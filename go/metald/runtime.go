@@ -14,9 +14,9 @@ import (
 	"github.com/metald/metald-client/go/cabi"
 )
 
-// componentBytes is the metald component (guest/, built with `cargo build -p metald-guest
-// --target wasm32-wasip2 --profile component`). scripts/test.sh checks that it is
-// byte-identical to a fresh build.
+// componentBytes is the metald component (guest/, built by scripts/build-component.sh, which
+// refreshes this copy). scripts/test.sh checks that it is byte-identical to a fresh build
+// (scripts/build-component.sh --check).
 //
 //go:embed metald_guest.wasm
 var componentBytes []byte

@@ -5,6 +5,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/metald/metald-client/go/metald"
 )
 
 // Origin is one allowed destination: scheme, host and port.
@@ -58,6 +60,18 @@ func ParseOrigin(entry string) (Origin, error) {
 	}
 	o.Host = strings.ToLower(host)
 	return o, nil
+}
+
+// ServerOrigin is the allow-list entry of a server URL as the component parsed it
+// (metald.Exports.EndpointParseServerUrl, the parser the component's client uses): its
+// scheme, host and port. The path prefix is not part of it: the component keeps it in
+// every request's path.
+func ServerOrigin(u metald.ServerUrl) Origin {
+	return Origin{
+		Scheme: u.Scheme.String(),
+		Host:   strings.TrimSuffix(strings.TrimPrefix(u.Host, "["), "]"),
+		Port:   u.Port,
+	}
 }
 
 // String formats the origin as ParseOrigin reads it.

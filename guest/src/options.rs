@@ -1,10 +1,14 @@
-//! Client options with their defaults resolved, and the server URL taken apart.
+//! Client options with their defaults resolved, and the server URL taken apart by
+//! [`metald_proto::server_url`].
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::errors::issue;
+use metald_proto::server_url::{self, ServerUrl};
+
+use crate::bindings::exports::metald::client::endpoint;
+use crate::errors::{invalid, issue};
 use crate::model::{ClientOptions, Codec, Error, ValidationIssue};
 use crate::validation::identity_issues;
 
@@ -15,24 +19,11 @@ pub const DEFAULT_RETRIES: u32 = 2;
 /// Default response body cap: 16 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u32 = 16 << 20;
 
-/// `http` or `https`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
-    /// Plain HTTP.
-    Http,
-    /// HTTP over TLS.
-    Https,
-}
-
 /// Validated options with defaults filled in.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Resolved {
-    /// Scheme of the server URL.
-    pub scheme: Scheme,
-    /// `host[:port]` of the server URL.
-    pub authority: String,
-    /// Path prefix of the server URL, without a trailing `/` (often empty).
-    pub path_prefix: String,
+    /// The server URL, taken apart.
+    pub server: ServerUrl,
     /// User id.
     pub user_id: String,
     /// Tenant id.
@@ -53,7 +44,8 @@ impl Resolved {
     /// Validates `options`, reporting every problem at once.
     pub fn new(options: &ClientOptions) -> Result<Resolved, Error> {
         let mut issues = identity_issues(&options.user_id, &options.tenant_id);
-        let server = parse_server(&options.server).map_err(|message| issues.push(issue("server", message)));
+        let server = server_url::parse(&options.server)
+            .map_err(|e| issues.push(issue(server_url::FIELD, format!("{e}"))));
         let route_prefix =
             options.route_prefix.clone().unwrap_or_else(|| metald_proto::route::DEFAULT_PACKAGE.into());
         if let Some(problem) = route_prefix_problem(&route_prefix) {
@@ -68,10 +60,8 @@ impl Resolved {
             issues.push(issue("max-response-bytes", "must be greater than 0"));
         }
         match server {
-            Ok((scheme, authority, path_prefix)) if issues.is_empty() => Ok(Resolved {
-                scheme,
-                authority,
-                path_prefix,
+            Ok(server) if issues.is_empty() => Ok(Resolved {
+                server,
                 user_id: options.user_id.clone(),
                 tenant_id: options.tenant_id.clone(),
                 // Any u32 fits the protocol's 10-digit Connect-Timeout-Ms.
@@ -88,7 +78,7 @@ impl Resolved {
     /// The options as a record, defaults filled in.
     pub fn to_options(&self) -> ClientOptions {
         ClientOptions {
-            server: self.base_url(),
+            server: self.server.base_url(),
             user_id: self.user_id.clone(),
             tenant_id: self.tenant_id.clone(),
             timeout_ms: Some(self.timeout_ms),
@@ -99,41 +89,22 @@ impl Resolved {
         }
     }
 
-    /// `scheme://authority/prefix`.
+    /// `scheme://authority/prefix`, where every request's path starts.
     pub fn base_url(&self) -> String {
-        let scheme = match self.scheme {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        };
-        format!("{scheme}://{}{}", self.authority, self.path_prefix)
+        self.server.base_url()
     }
 }
 
-/// Splits `scheme://authority[/prefix]`, rejecting anything else with a reason.
-fn parse_server(server: &str) -> Result<(Scheme, String, String), String> {
-    let (scheme, rest) = if let Some(rest) = server.strip_prefix("http://") {
-        (Scheme::Http, rest)
-    } else if let Some(rest) = server.strip_prefix("https://") {
-        (Scheme::Https, rest)
-    } else if server.is_empty() {
-        return Err("must not be empty; expected a URL like https://metald:8080".into());
-    } else {
-        return Err(format!("{server:?} must start with http:// or https://"));
+/// `endpoint.parse-server-url`: the server URL as a record, or `invalid-config` with one
+/// issue for field `server` (the issue [`Resolved::new`] reports for the same URL).
+pub fn parse_server_url(url: &str) -> Result<endpoint::ServerUrl, Error> {
+    let ServerUrl { scheme, authority, host, port, path_prefix } =
+        server_url::parse(url).map_err(|e| invalid(server_url::FIELD, format!("{e}")))?;
+    let scheme = match scheme {
+        server_url::Scheme::Http => endpoint::Scheme::Http,
+        server_url::Scheme::Https => endpoint::Scheme::Https,
     };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, ""),
-    };
-    if authority.is_empty() {
-        return Err(format!("{server:?} has no host"));
-    }
-    if let Some(bad) = authority.chars().find(|c| !(c.is_ascii_alphanumeric() || "-._:[]%".contains(*c))) {
-        return Err(format!("{server:?} has {bad:?} in its host"));
-    }
-    if let Some(bad) = path.chars().find(|c| matches!(c, '?' | '#') || c.is_whitespace() || c.is_control()) {
-        return Err(format!("{server:?} has {bad:?} in its path; only a path prefix is allowed"));
-    }
-    Ok((scheme, authority.to_string(), path.trim_end_matches('/').to_string()))
+    Ok(endpoint::ServerUrl { scheme, authority, host, port, path_prefix })
 }
 
 fn route_prefix_problem(prefix: &str) -> Option<ValidationIssue> {
@@ -167,9 +138,9 @@ mod tests {
     #[test]
     fn fills_in_defaults() {
         let resolved = Resolved::new(&options("https://metald:8080")).unwrap();
-        assert_eq!(resolved.scheme, Scheme::Https);
-        assert_eq!(resolved.authority, "metald:8080");
-        assert_eq!(resolved.path_prefix, "");
+        assert_eq!(resolved.server.scheme, server_url::Scheme::Https);
+        assert_eq!(resolved.server.authority, "metald:8080");
+        assert_eq!(resolved.server.path_prefix, "");
         assert_eq!(resolved.timeout_ms, 30_000);
         assert_eq!(resolved.route_prefix, "metal.vmprovisioner.v1");
         assert_eq!(resolved.codec, Codec::Proto);
@@ -182,7 +153,7 @@ mod tests {
     fn keeps_a_path_prefix_and_drops_trailing_slashes() {
         let resolved = Resolved::new(&options("http://[::1]:9000/gateway/metald/")).unwrap();
         assert_eq!(
-            (resolved.authority.as_str(), resolved.path_prefix.as_str()),
+            (resolved.server.authority.as_str(), resolved.server.path_prefix.as_str()),
             ("[::1]:9000", "/gateway/metald")
         );
         assert_eq!(resolved.base_url(), "http://[::1]:9000/gateway/metald");
@@ -199,11 +170,38 @@ mod tests {
         assert_eq!(fields, ["user-id", "server", "route-prefix", "timeout-ms"]);
     }
 
+    /// testdata/server-urls.json, the vectors the Go and JS tests read too.
+    fn server_url_vectors(kind: &str) -> Vec<serde_json::Value> {
+        let all: serde_json::Value =
+            serde_json::from_str(include_str!("../../testdata/server-urls.json")).unwrap();
+        all[kind].as_array().unwrap().clone()
+    }
+
     #[test]
-    fn rejects_malformed_servers() {
-        for server in ["", "metald:8080", "http://", "http://a b", "https://h/p?q=1", "http://h/#f"] {
-            assert!(Resolved::new(&options(server)).is_err(), "{server}");
+    fn parse_server_url_gives_every_valid_vector_as_a_record() {
+        for v in server_url_vectors("valid") {
+            let url = v["url"].as_str().unwrap();
+            let parsed = parse_server_url(url).unwrap();
+            let scheme = match parsed.scheme {
+                endpoint::Scheme::Http => "http",
+                endpoint::Scheme::Https => "https",
+            };
+            assert_eq!(scheme, v["scheme"], "{url}");
+            assert_eq!(parsed.authority, v["authority"], "{url}");
+            assert_eq!(parsed.host, v["host"], "{url}");
+            assert_eq!(u64::from(parsed.port), v["port"], "{url}");
+            assert_eq!(parsed.path_prefix, v["path_prefix"], "{url}");
+            assert!(Resolved::new(&options(url)).is_ok(), "{url}");
         }
-        assert!(Resolved::new(&options("http://127.0.0.1:8080")).is_ok());
+    }
+
+    #[test]
+    fn a_bad_server_url_is_one_server_issue_wherever_it_is_parsed() {
+        for v in server_url_vectors("invalid") {
+            let url = v["url"].as_str().unwrap();
+            let expected = vec![issue("server", v["message"].as_str().unwrap())];
+            assert_eq!(parse_server_url(url), Err(Error::InvalidConfig(expected.clone())), "{url:?}");
+            assert_eq!(Resolved::new(&options(url)), Err(Error::InvalidConfig(expected)), "{url:?}");
+        }
     }
 }

@@ -42,20 +42,21 @@ impl Client {
 
     /// The live instance and client handle, made anew after a trap.
     async fn live(&mut self) -> Result<(&mut Instance, ResourceAny), Error> {
-        if self.live.as_ref().is_none_or(|(instance, _)| instance.is_poisoned()) {
-            let mut instance = self.runtime.instantiate().await?;
-            let options = &self.options;
-            let handle = instance
-                .call_fallible(async |guest, store| {
-                    guest.metald_client_client().client().call_open(store, options).await
-                })
-                .await?;
-            self.live = Some((instance, handle));
-        }
-        match self.live.as_mut() {
-            Some((instance, handle)) => Ok((instance, *handle)),
-            None => Err(Error::Host("no live instance".into())),
-        }
+        let live = match self.live.take() {
+            Some(live) if !live.0.is_poisoned() => live,
+            _ => {
+                let mut instance = self.runtime.instantiate().await?;
+                let options = &self.options;
+                let handle = instance
+                    .call_fallible(async |guest, store| {
+                        guest.metald_client_client().client().call_open(store, options).await
+                    })
+                    .await?;
+                (instance, handle)
+            }
+        };
+        let (instance, handle) = self.live.insert(live);
+        Ok((instance, *handle))
     }
 
     /// Drops a poisoned instance right away so its pool slot is reused.

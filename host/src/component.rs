@@ -8,24 +8,30 @@
 //! compiled in memory (and a warning says why, once per process).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::error::Error;
+use crate::error::{Error, LoadStep};
 
-/// The component this host was built with (`metald-guest`, profile `component`).
-pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("METALD_COMPONENT_FILE"));
+/// The component this crate ships: `component/metald_guest.wasm`, a reproducible build of
+/// `metald-guest` (profile `component`) committed with the crate, so a git or registry
+/// dependency needs no wasm toolchain. `scripts/build-component.sh` rebuilds it and
+/// `scripts/build-component.sh --check` (run by `scripts/test.sh`) fails when it is stale.
+pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!("../component/metald_guest.wasm");
 
-/// Where the component comes from.
+/// Where the component comes from ([`crate::RuntimeConfig::component`]).
 #[derive(Clone, Debug, Default)]
 pub enum ComponentSource {
-    /// The one embedded at build time.
+    /// [`EMBEDDED_COMPONENT`].
     #[default]
     Embedded,
-    /// A `.wasm` file.
+    /// A `.wasm` file, read when the runtime is built.
     File(PathBuf),
+    /// Component bytes the embedder holds (its own build of `metald-guest`, say).
+    Bytes(Arc<[u8]>),
 }
 
 /// Whether and where compiled components are cached.
@@ -100,7 +106,7 @@ pub fn on_demand_engine(limits: EngineLimits) -> Result<Engine, Error> {
         .memory_reservation_for_growth(0)
         .memory_guard_size(64 << 10)
         .guard_before_linear_memory(false);
-    Engine::new(&config).map_err(|e| Error::Load(format!("engine: {e:#}")))
+    Engine::new(&config).map_err(LoadStep::Engine.err())
 }
 
 fn pooling_config(limits: EngineLimits) -> Config {
@@ -145,9 +151,11 @@ pub fn load(engine: &Engine, source: &ComponentSource, cache: &CacheMode) -> Res
     let bytes: &[u8] = match source {
         ComponentSource::Embedded => EMBEDDED_COMPONENT,
         ComponentSource::File(path) => {
-            owned = std::fs::read(path).map_err(|e| Error::Load(format!("{}: {e}", path.display())))?;
+            owned =
+                std::fs::read(path).map_err(|source| Error::ReadComponent { path: path.clone(), source })?;
             &owned
         }
+        ComponentSource::Bytes(bytes) => bytes,
     };
     let Some(dir) = cache_dir(cache) else { return compile(engine, bytes) };
     // The engine's compatibility hash covers wasmtime's version, target and settings.
@@ -252,7 +260,7 @@ fn ownership_problem(metadata: &std::fs::Metadata, want_dir: bool) -> Option<Str
 
 fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, Error> {
     let started = std::time::Instant::now();
-    let component = Component::new(engine, bytes).map_err(|e| Error::Load(format!("{e:#}")))?;
+    let component = Component::new(engine, bytes).map_err(LoadStep::Compile.err())?;
     tracing::debug!(elapsed = ?started.elapsed(), "component compiled");
     Ok(component)
 }
@@ -386,6 +394,24 @@ mod tests {
         let entry = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
         assert_eq!(mode(&entry), 0o600);
         assert_eq!(cache_problem(&cache, &entry), None);
+    }
+
+    #[test]
+    fn component_bytes_given_at_run_time_are_compiled_and_cached_by_their_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(EngineLimits::FEW).unwrap();
+        let mode = CacheMode::Dir(dir.path().to_path_buf());
+        load(&engine, &ComponentSource::Embedded, &mode).unwrap();
+        load(&engine, &ComponentSource::Bytes(EMBEDDED_COMPONENT.into()), &mode).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the same bytes share an entry");
+        // The empty component, `(component)` in the binary format (component-model
+        // Binary.md: magic, version 0x0d, layer 1).
+        let empty: Arc<[u8]> = Arc::from(&b"\0asm\x0d\x00\x01\x00"[..]);
+        load(&engine, &ComponentSource::Bytes(empty), &mode).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "other bytes get their own entry");
+        let garbage =
+            load(&engine, &ComponentSource::Bytes(Arc::from(&b"not wasm"[..])), &CacheMode::Off).map(drop);
+        assert!(matches!(garbage, Err(Error::Load { .. })), "{garbage:?}");
     }
 
     #[test]

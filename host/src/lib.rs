@@ -2,6 +2,11 @@
 //! the component must not hold: its outbound connections (pooled, with timeouts and an
 //! allow-list) and their TLS identity.
 //!
+//! The crate carries the component it runs ([`component::EMBEDDED_COMPONENT`], the file
+//! `component/metald_guest.wasm`), so depending on it needs no wasm toolchain. To run another
+//! build, set [`RuntimeConfig::component`] to [`component::ComponentSource::File`] or
+//! [`component::ComponentSource::Bytes`].
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), metald_host::Error> {
 //! use metald_host::{Runtime, RuntimeConfig, bindings::types::ClientOptions};
@@ -25,7 +30,7 @@
 pub mod bindings;
 mod client;
 pub mod component;
-mod error;
+pub mod error;
 mod limits;
 mod runtime;
 mod state;
@@ -41,7 +46,7 @@ pub use state::HostState;
 /// component may reach only that server (its scheme, host and port; a path prefix such as
 /// `http://127.0.0.1:8080/metald` is fine).
 pub fn plain_transport(server: &str) -> Result<transport::TransportConfig, Error> {
-    let allowed = transport::AllowedHost::for_server(server).map_err(|e| Error::Host(e.to_string()))?;
+    let allowed = transport::AllowedHost::for_server(server)?;
     let tls = tls::ServerAuthOnly::new()?;
     Ok(transport::TransportConfig::new(std::sync::Arc::new(tls), transport::AllowList::new(vec![allowed])))
 }

@@ -11,15 +11,16 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use crate::bindings::templates::Template;
 use crate::bindings::{Metald, MetaldPre, types};
 use crate::component::{self, CacheMode, ComponentSource, EPOCH_TICKS_PER_SECOND, EngineLimits};
-use crate::error::Error;
+use crate::error::{Error, LoadStep, WasmError};
 use crate::limits::Activity;
 use crate::state::HostState;
-use crate::transport::{Hooks, Transport, TransportConfig, TransportStats};
+use crate::transport::{AllowList, Hooks, Transport, TransportConfig, TransportStats};
 
 /// How to build a [`Runtime`].
 #[derive(Clone)]
 pub struct RuntimeConfig {
-    /// The component to run.
+    /// The component to run: the one this crate ships ([`ComponentSource::Embedded`], the
+    /// default), or another build given as a file or as bytes.
     pub component: ComponentSource,
     /// Compiled-component cache.
     pub cache: CacheMode,
@@ -78,6 +79,7 @@ struct Inner {
     engine: Engine,
     component: Component,
     pre: MetaldPre<HostState>,
+    policy: Arc<AllowList>,
     transport: Arc<Transport>,
     limits: EngineLimits,
     runaway_budget: Duration,
@@ -95,16 +97,16 @@ impl Runtime {
         let engine = component::engine(config.limits)?;
         let component = component::load(&engine, &config.component, &config.cache)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| Error::Load(format!("{e:#}")))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| Error::Load(format!("{e:#}")))?;
-        let instance_pre = linker.instantiate_pre(&component).map_err(|e| Error::Load(format!("{e:#}")))?;
-        let pre = MetaldPre::new(instance_pre).map_err(|e| Error::Load(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(LoadStep::Link.err())?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(LoadStep::Link.err())?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(LoadStep::Link.err())?;
+        let pre = MetaldPre::new(instance_pre).map_err(LoadStep::Link.err())?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Runtime(Arc::new(Inner {
             engine,
             component,
             pre,
+            policy: Arc::new(config.transport.allow.clone()),
             transport: Transport::new(config.transport),
             limits: config.limits,
             runaway_budget: config.runaway_budget,
@@ -130,7 +132,7 @@ impl Runtime {
     /// A fresh instance in its own store.
     pub async fn instantiate(&self) -> Result<Instance, Error> {
         let activity = Activity::default();
-        let hooks = Hooks::new(self.0.transport.clone(), activity.clone());
+        let hooks = Hooks::new(self.0.policy.clone(), self.0.transport.clone(), activity.clone());
         let state = HostState::new(hooks, activity, self.0.limits.memory_cap, self.0.runaway_budget);
         let mut store = Store::new(&self.0.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -150,8 +152,8 @@ impl Runtime {
             .instance_pre()
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| Error::Load(format!("{e:#}")))?;
-        let guest = Metald::new(&mut store, &instance).map_err(|e| Error::Load(format!("{e:#}")))?;
+            .map_err(LoadStep::Instantiate.err())?;
+        let guest = Metald::new(&mut store, &instance).map_err(LoadStep::Instantiate.err())?;
         Ok(Instance { store, guest, instance, poisoned: false })
     }
 
@@ -164,7 +166,7 @@ impl Runtime {
 /// One instance of the component in its own store.
 ///
 /// After a trap the store cannot run the component again: every later call fails with
-/// [`Error::Trap`]. [`crate::Client`] replaces its instance on its own.
+/// [`Error::Poisoned`]. [`crate::Client`] replaces its instance on its own.
 pub struct Instance {
     store: Store<HostState>,
     guest: Metald,
@@ -180,7 +182,7 @@ impl Instance {
         f: impl AsyncFnOnce(&Metald, &mut Store<HostState>) -> wasmtime::Result<T>,
     ) -> Result<T, Error> {
         if self.poisoned {
-            return Err(Error::Trap("this instance trapped earlier and cannot run again".into()));
+            return Err(Error::Poisoned);
         }
         self.store.data().activity.touch();
         self.store.data_mut().limits.refused_growth = false;
@@ -211,7 +213,7 @@ impl Instance {
             Error::OutOfMemory { cap_bytes: state.limits.memory_cap }
         } else {
             tracing::error!(error = format!("{error:?}"), "component trapped");
-            Error::Trap(format!("{error:#}"))
+            Error::Trap(WasmError(error))
         }
     }
 

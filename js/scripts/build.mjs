@@ -21,8 +21,8 @@ if (!existsSync(component) || !statSync(component).isFile()) {
   console.error(
     `error: the metald component was not found at ${component}\n` +
       '  Build it first, from the repository root:\n' +
-      '      cargo build -p metald-host\n' +
-      '  (its build script builds the component; or: cargo build -p metald-guest --target wasm32-wasip2 --profile component)\n' +
+      '      ./scripts/build-component.sh\n' +
+      '  (or: cargo build -p metald-guest --target wasm32-wasip2 --profile component)\n' +
       '  or point METALD_COMPONENT at a metald_guest.wasm.',
   );
   process.exit(1);

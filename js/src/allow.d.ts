@@ -9,8 +9,6 @@ export interface AllowedHost {
 
 /** Parses `scheme://host[:port]`, `host:port` or `host` (no paths, no wildcards). */
 export function parseAllowedHost(entry: string): AllowedHost;
-/** The entry of a server URL (its scheme, host and port). */
-export function serverAllowEntry(server: string): AllowedHost;
 export function formatAllowedHost(entry: AllowedHost): string;
 /** Splits a wasi:http authority into host and port; null when malformed. */
 export function splitAuthority(authority: string): { host: string; port: number | null } | null;

@@ -40,19 +40,6 @@ export function parseAllowedHost(entry) {
   return { scheme, host: host.toLowerCase(), port };
 }
 
-/**
- * The allow-list entry of a server URL: its scheme, host and port (a path prefix is ignored).
- * @param {string} server
- */
-export function serverAllowEntry(server) {
-  const url = new URL(server);
-  const scheme = url.protocol.slice(0, -1);
-  if (scheme !== 'http' && scheme !== 'https') {
-    throw new TypeError(`server ${JSON.stringify(server)}: the scheme must be http or https`);
-  }
-  return { scheme, host: url.hostname.toLowerCase(), port: url.port === '' ? null : Number(url.port) };
-}
-
 /** Renders an entry as `scheme://host:port`. */
 export function formatAllowedHost({ scheme, host, port }) {
   return `${scheme ? `${scheme}://` : ''}${host}${port === null ? '' : `:${port}`}`;

@@ -102,8 +102,11 @@ export function metaldError(error: unknown): MetaldErrorVariant | undefined;
 
 export interface ErrorInfo {
   kind: 'connect' | 'transport' | 'invalid-config' | 'other';
-  /** The Connect code (`not-found`, `unavailable`, ...); `invalid-argument` for invalid-config. */
-  code: ErrorCode | 'unknown';
+  /**
+   * The Connect name of the code (`not_found`, `unavailable`, ...): `invalid_argument` for
+   * invalid-config, `unknown` for other.
+   */
+  code: ConnectCodeName;
   message: string;
   /** `connect` only. */
   httpStatus?: number;
@@ -117,6 +120,22 @@ export interface ErrorInfo {
 
 /** A flat view of a thrown metald error, or undefined when it is not one. */
 export function errorInfo(error: unknown): ErrorInfo | undefined;
+
+/** A Connect code's name: the WIT case with `_` for `-` (`not_found`). */
+export type ConnectCodeName =
+  | 'canceled' | 'unknown' | 'invalid_argument' | 'deadline_exceeded' | 'not_found' | 'already_exists'
+  | 'permission_denied' | 'resource_exhausted' | 'failed_precondition' | 'aborted' | 'out_of_range'
+  | 'unimplemented' | 'internal' | 'unavailable' | 'data_loss' | 'unauthenticated';
+
+/** The Connect name of a code (`'not-found'` → `'not_found'`), from the component's table. */
+export function codeName(code: ErrorCode): ConnectCodeName;
+
+/**
+ * The allow-list entry of a server URL as the component parses it (the host in lower case,
+ * the port the written one or the scheme's default). Throws a ComponentError
+ * (invalid-config, field `server`) for a URL the component refuses.
+ */
+export function serverAllowEntry(server: string): { scheme: 'http' | 'https'; host: string; port: number };
 
 
 export type { ConnectError, TransportError, ValidationIssue, ErrorCode };

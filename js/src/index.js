@@ -8,7 +8,7 @@ import { monotonicClock } from '@bytecodealliance/preview2-shim/clocks';
 import { error as ioError, poll, streams } from '@bytecodealliance/preview2-shim/io';
 
 import { instantiate } from '../generated/metald.js';
-import { AllowList, formatAllowedHost, parseAllowedHost, serverAllowEntry } from './allow.js';
+import { AllowList, formatAllowedHost, parseAllowedHost } from './allow.js';
 import { createTransport } from './transport.js';
 import { parseSpiffeId } from './tls-policy.js';
 
@@ -32,13 +32,8 @@ function getCoreModule(name) {
 
 const WIT_VERSION = { wasi: '0.2.12' };
 
-/**
- * Instantiates the component with `transport` as its wasi:http implementation and returns
- * its raw exports (as jco generates them: `client`, `builder`, `templates`, `validation`,
- * `configFile`, `codec`, `types`).
- * @param {{ transport: ReturnType<typeof createTransport> }} options
- */
-export function instantiateMetald({ transport }) {
+/** The component's imports, with `transport` as its wasi:http implementation. */
+function importsFor(transport) {
   const interfaces = {
     'wasi:clocks/monotonic-clock': monotonicClock,
     'wasi:http/outgoing-handler': transport.outgoingHandler,
@@ -52,7 +47,63 @@ export function instantiateMetald({ transport }) {
     imports[name] = value;
     imports[`${name}@${WIT_VERSION.wasi}`] = value;
   }
-  return withReadableErrors(instantiate(getCoreModule, imports));
+  return imports;
+}
+
+/**
+ * Instantiates the component with `transport` as its wasi:http implementation and returns
+ * its raw exports (as jco generates them: `client`, `builder`, `templates`, `validation`,
+ * `configFile`, `codec`, `errors`, `endpoint`, `types`).
+ * @param {{ transport: ReturnType<typeof createTransport> }} options
+ */
+export function instantiateMetald({ transport }) {
+  return withReadableErrors(instantiate(getCoreModule, importsFor(transport)));
+}
+
+let shared;
+
+/**
+ * The component's `errors` and `endpoint` exports (the Connect code table, error
+ * descriptions, the server URL parser), from one instance made on first use. Its transport
+ * is closed at once: these functions do no I/O.
+ */
+function sharedExports() {
+  if (!shared) {
+    const transport = createTransport({ allow: new AllowList([]) });
+    try {
+      const root = instantiate(getCoreModule, importsFor(transport));
+      const codeNames = new Map(root.errors.codes().map((info) => [info.code, info.name]));
+      shared = { errors: root.errors, endpoint: root.endpoint, codeNames };
+    } finally {
+      transport.close();
+    }
+  }
+  return shared;
+}
+
+/**
+ * The Connect name of a code (`'not-found'` → `'not_found'`), from the component's table.
+ * @param {string} code a WIT `error-code` case
+ */
+export function codeName(code) {
+  return sharedExports().codeNames.get(code) ?? code;
+}
+
+/**
+ * The allow-list entry of a server URL, parsed by the component (as `Client.open` parses
+ * it): `{ scheme, host, port }` with the host in lower case and the port the written one or
+ * the scheme's default. Throws a ComponentError (invalid-config, field `server`) for a URL
+ * the component refuses.
+ * @param {string} server
+ */
+export function serverAllowEntry(server) {
+  let url;
+  try {
+    url = sharedExports().endpoint.parseServerUrl(server);
+  } catch (error) {
+    throw readable(error);
+  }
+  return { scheme: url.scheme, host: url.host, port: url.port };
 }
 
 /**
@@ -218,27 +269,27 @@ export function metaldError(error) {
 /**
  * A flat view of a thrown metald error:
  * `{ kind, code, message, httpStatus, outcomeUnknown, issues, details }`, or `undefined` when
- * `error` is not one. `code` is the Connect code (`not-found`, `unavailable`, ...) for
- * `connect` and `transport` errors; `issues` lists `{field, message}` for `invalid-config`
- * (and for the list thrown by `validation.validateConfig`).
+ * `error` is not one. `code` is the Connect name of the code (`not_found`, `unavailable`,
+ * ...; see `codeName`) for `connect` and `transport` errors, `invalid_argument` for
+ * `invalid-config` and `unknown` for `other`; `issues` lists `{field, message}` for
+ * `invalid-config` (and for the list thrown by `validation.validateConfig`), whose
+ * `message` is the component's `field: message; ...`.
  */
 export function errorInfo(error) {
   const payload = error?.payload;
-  if (Array.isArray(payload) && payload.every(isIssue)) {
-    return { kind: 'invalid-config', code: 'invalid-argument', message: issuesText(payload), issues: payload };
-  }
+  if (Array.isArray(payload) && payload.every(isIssue)) return issuesInfo(payload);
   const variant = metaldError(error);
   if (!variant) return undefined;
   const { tag, val } = variant;
   switch (tag) {
     case 'connect':
-      return { kind: tag, code: val.code, message: val.message, httpStatus: val.httpStatus, details: val.details };
+      return { kind: tag, code: codeName(val.code), message: val.message, httpStatus: val.httpStatus, details: val.details };
     case 'transport':
-      return { kind: tag, code: val.code, message: val.message, outcomeUnknown: val.outcomeUnknown };
+      return { kind: tag, code: codeName(val.code), message: val.message, outcomeUnknown: val.outcomeUnknown };
     case 'invalid-config':
-      return { kind: tag, code: 'invalid-argument', message: issuesText(val), issues: val };
+      return issuesInfo(val);
     default:
-      return { kind: tag, code: 'unknown', message: String(val) };
+      return { kind: tag, code: codeName('unknown'), message: String(val) };
   }
 }
 
@@ -246,24 +297,19 @@ function isIssue(value) {
   return value && typeof value.field === 'string' && typeof value.message === 'string';
 }
 
-function issuesText(issues) {
-  return issues.map((issue) => `${issue.field}: ${issue.message}`).join('; ');
+function issuesInfo(issues) {
+  const message = sharedExports().errors.describeIssues(issues);
+  return { kind: 'invalid-config', code: codeName('invalid-argument'), message, issues };
 }
 
-/** A one-line description of a metald error payload. */
+/** The component's one-line description of a metald error payload (`not_found: ...`). */
 function describe(error) {
-  const info = errorInfo(error);
-  if (!info) return undefined;
-  switch (info.kind) {
-    case 'connect':
-      return `metald ${info.code} (HTTP ${info.httpStatus}): ${info.message}`;
-    case 'transport':
-      return `metald transport ${info.code}${info.outcomeUnknown ? ' (outcome unknown)' : ''}: ${info.message}`;
-    case 'invalid-config':
-      return `invalid config: ${info.message}`;
-    default:
-      return `metald: ${info.message}`;
+  const payload = error?.payload;
+  if (Array.isArray(payload) && payload.every(isIssue)) {
+    return sharedExports().errors.describe({ tag: 'invalid-config', val: payload });
   }
+  const variant = metaldError(error);
+  return variant ? sharedExports().errors.describe(variant) : undefined;
 }
 
 /**
@@ -271,7 +317,12 @@ function describe(error) {
  * object (payload untouched) a readable message and the name ComponentError.
  */
 function readable(error) {
-  const text = error && typeof error === 'object' && 'payload' in error ? describe(error) : undefined;
+  let text;
+  try {
+    text = error && typeof error === 'object' && 'payload' in error ? describe(error) : undefined;
+  } catch {
+    // A payload the component cannot take back: keep jco's message.
+  }
   if (text !== undefined) {
     const header = `${error.name}: ${error.message}`;
     try {

@@ -52,19 +52,19 @@ describe('plain HTTP', () => {
     assert.equal(thrown.payload.val.code, 'not-found');
     assert.equal(thrown.payload.val.httpStatus, 404);
     assert.equal(metaldError(thrown), thrown.payload);
-    assert.match(thrown.message, /^metald not-found \(HTTP 404\): .*no-such-vm/);
+    assert.match(thrown.message, /^not_found: .*no-such-vm/, 'the component describes it');
     assert.equal(errorInfo(new Error('plain')), undefined);
   });
 
-  test('a host outside the allow-list is refused (permission-denied)', () => {
+  test('a host outside the allow-list is refused (permission_denied)', () => {
     // Same server, reached by another name: reachable, but not on the allow-list.
     const elsewhere = metald.openClient({ server: server.url.replace('127.0.0.1', 'localhost') });
-    const denied = expectMetaldError(() => elsewhere.listVms({ stateFilter: [], pageSize: 0, pageToken: '' }), 'transport', 'permission-denied');
+    const denied = expectMetaldError(() => elsewhere.listVms({ stateFilter: [], pageSize: 0, pageToken: '' }), 'transport', 'permission_denied');
     assert.match(denied.message, /denied by the host's outbound policy/);
     assert.equal(denied.outcomeUnknown, false);
     const port = new URL(server.url).port;
     const other = metald.openClient({ server: `http://127.0.0.1:${Number(port) === 1 ? 2 : 1}` });
-    expectMetaldError(() => other.bootVm('x'), 'transport', 'permission-denied');
+    expectMetaldError(() => other.bootVm('x'), 'transport', 'permission_denied');
     assert.ok(metald.transport.stats.denied >= 2);
     // allowHosts extends the list.
     const wider = createMetald({ server: 'http://127.0.0.1:1', ...identity, allowHosts: [`localhost:${port}`] });
@@ -90,7 +90,7 @@ describe('plain HTTP', () => {
     const info = expectMetaldError(
       () => createMetald({ server: server.url, userId: 'not ok', tenantId: 'acme' }),
       'invalid-config',
-      'invalid-argument',
+      'invalid_argument',
     );
     assert.deepEqual(info.issues.map((issue) => issue.field), ['user-id']);
   });
@@ -107,11 +107,11 @@ describe('deadlines', () => {
     await server?.stop();
   });
 
-  test('a slow call fails with deadline-exceeded at the deadline', () => {
+  test('a slow call fails with deadline_exceeded at the deadline', () => {
     const metald = createMetald({ server: server.url, ...identity, timeoutMs: 400, retries: 0 });
     try {
       const started = Date.now();
-      expectMetaldError(() => metald.client.getVmInfo('any'), 'transport', 'deadline-exceeded');
+      expectMetaldError(() => metald.client.getVmInfo('any'), 'transport', 'deadline_exceeded');
       const elapsed = Date.now() - started;
       assert.ok(elapsed >= 350 && elapsed < 2500, `took ${elapsed} ms`);
       // The client is still usable afterwards.

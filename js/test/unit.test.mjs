@@ -4,8 +4,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { AllowList, parseAllowedHost, serverAllowEntry, splitAuthority } from '../src/allow.js';
-import { errorInfo, metaldError } from '../src/index.js';
+import { readFileSync } from 'node:fs';
+
+import { AllowList, parseAllowedHost, splitAuthority } from '../src/allow.js';
+import { codeName, errorInfo, metaldError, serverAllowEntry } from '../src/index.js';
+
+/** testdata/server-urls.json, the vectors the Rust and Go tests read too. */
+const serverUrls = JSON.parse(readFileSync(new URL('../../testdata/server-urls.json', import.meta.url), 'utf8'));
 import { makeCheckServerIdentity, parseSpiffeId, parseSubjectAltName } from '../src/tls-policy.js';
 import { errorCodeOf } from '../src/worker-extension.js';
 
@@ -40,14 +45,31 @@ describe('allow-list', () => {
     assert.ok(!list.allows('http', 'example.org', 8080));
   });
 
-  test('a server URL allows its scheme, host and port', () => {
-    assert.deepEqual(serverAllowEntry('https://Metald.example:8443/prefix/'), {
-      scheme: 'https',
-      host: 'metald.example',
-      port: 8443,
-    });
-    assert.deepEqual(serverAllowEntry('http://[::1]/'), { scheme: 'http', host: '[::1]', port: null });
-    assert.throws(() => serverAllowEntry('ftp://x'));
+  test('a server URL allows the scheme, host and port the component parses', () => {
+    for (const v of serverUrls.valid) {
+      const entry = serverAllowEntry(v.url);
+      assert.deepEqual(entry, { scheme: v.scheme, host: v.host, port: v.port }, v.url);
+      const list = new AllowList([entry]);
+      // splitAuthority (the transport's) refuses `_` in host names, which the component
+      // accepts: such a server fails as HTTP-request-URI-invalid before the allow-list.
+      const { host, port } = splitAuthority(v.authority) ?? { host: v.host, port: v.port };
+      assert.ok(list.allows(v.scheme, host, port), `${v.url} allows its own authority`);
+      assert.ok(!list.allows(v.scheme === 'http' ? 'https' : 'http', host, port), `${v.url}: only its scheme`);
+    }
+  });
+
+  test('a server URL the component refuses is one server issue', () => {
+    for (const v of serverUrls.invalid) {
+      let thrown;
+      try {
+        serverAllowEntry(v.url);
+      } catch (error) {
+        thrown = error;
+      }
+      assert.equal(thrown?.name, 'ComponentError', v.url);
+      assert.deepEqual(errorInfo(thrown).issues, [{ field: 'server', message: v.message }], v.url);
+      assert.equal(thrown.message, `invalid config: server: ${v.message}`);
+    }
   });
 
   test('splits wasi:http authorities', () => {
@@ -130,17 +152,26 @@ describe('error mapping', () => {
     assert.equal(spiffe.val.alertMessage, 'server SPIFFE ID x is not the expected y');
   });
 
-  test('errorInfo flattens the error variant', () => {
+  test('codeName gives the Connect name of every code', () => {
+    const names = ['canceled', 'unknown', 'invalid_argument', 'deadline_exceeded', 'not_found', 'already_exists',
+      'permission_denied', 'resource_exhausted', 'failed_precondition', 'aborted', 'out_of_range', 'unimplemented',
+      'internal', 'unavailable', 'data_loss', 'unauthenticated'];
+    for (const name of names) assert.equal(codeName(name.replaceAll('_', '-')), name);
+  });
+
+  test('errorInfo flattens the error variant with Connect code names', () => {
     const thrown = (payload) => Object.assign(new Error('x'), { payload });
     const connect = { tag: 'connect', val: { code: 'not-found', message: 'gone', details: [], httpStatus: 404 } };
-    assert.deepEqual(errorInfo(thrown(connect)), { kind: 'connect', code: 'not-found', message: 'gone', httpStatus: 404, details: [] });
+    assert.deepEqual(errorInfo(thrown(connect)), { kind: 'connect', code: 'not_found', message: 'gone', httpStatus: 404, details: [] });
     assert.equal(metaldError(thrown(connect)), connect);
     const transport = { tag: 'transport', val: { code: 'unavailable', message: 'down', outcomeUnknown: true } };
     assert.deepEqual(errorInfo(thrown(transport)), { kind: 'transport', code: 'unavailable', message: 'down', outcomeUnknown: true });
     const issues = [{ field: 'cpu.vcpu-count', message: 'must be > 0' }];
-    assert.equal(errorInfo(thrown({ tag: 'invalid-config', val: issues })).message, 'cpu.vcpu-count: must be > 0');
+    const invalid = errorInfo(thrown({ tag: 'invalid-config', val: issues }));
+    assert.equal(invalid.message, 'cpu.vcpu-count: must be > 0');
+    assert.equal(invalid.code, 'invalid_argument');
     assert.deepEqual(errorInfo(thrown(issues)).issues, issues, 'the list validateConfig throws');
-    assert.equal(errorInfo(thrown({ tag: 'other', val: 'text' })).message, 'text');
+    assert.deepEqual(errorInfo(thrown({ tag: 'other', val: 'text' })), { kind: 'other', code: 'unknown', message: 'text' });
     assert.equal(errorInfo(thrown({ tag: 'nope' })), undefined);
     assert.equal(errorInfo(undefined), undefined);
   });

@@ -5,6 +5,9 @@
 //! serve the wasm32-wasip2 guest and native code. Maps are `BTreeMap`s, which makes encoded
 //! map entries deterministic (sorted by key).
 //!
+//! [`connect`] (Connect error codes and descriptions) and [`server_url`] (the server URL
+//! parser) are the one copy of those facts for the component and native hosts.
+//!
 //! With the default `json` feature every message also (de)serializes with serde following the
 //! protobuf JSON mapping; see [`json`].
 #![no_std]
@@ -17,9 +20,11 @@ mod generated {
 }
 pub use generated::*;
 
+pub mod connect;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod route;
+pub mod server_url;
 
 #[cfg(test)]
 mod wire_tests;

@@ -31,7 +31,7 @@ def runtime() -> Runtime:
     path = default_component_path()
     if not path.is_file():
         pytest.fail(
-            f"component not found at {path}: run `cargo build -p metald-host` in {REPO} "
+            f"component not found at {path}: run `./scripts/build-component.sh` in {REPO} "
             "or set METALD_COMPONENT"
         )
     return get_runtime(path)
@@ -43,7 +43,7 @@ def dev_server(log_dir: Path, *extra_args: str) -> Iterator[str]:
     binary = host_binary()
     if not binary.is_file():
         pytest.fail(
-            f"metald-host not found at {binary}: run `cargo build -p metald-host` in {REPO} "
+            f"metald-host not found at {binary}: run `cargo build -p metald-host-cli` in {REPO} "
             f"or set {HOST_BIN_ENV}"
         )
     log = log_dir / "stderr.log"

@@ -48,6 +48,9 @@ def test_lifecycle(client: m.Client) -> None:
         client.get_vm_info(vm_id)
     assert err.value.code == "not_found" and err.value.code is m.ErrorCode.NOT_FOUND
     assert err.value.http_status == 404
+    # The text is the component's description, the same line every host shows.
+    assert err.value.message == f"VM not found: {vm_id}"
+    assert str(err.value) == f"not_found: VM not found: {vm_id}"
 
 
 def test_pagination(client: m.Client) -> None:

@@ -20,24 +20,29 @@ JSON = [("content-type", "application/json")]
 def test_a_state_unknown_to_the_sdk_is_kept_as_its_number() -> None:
     options = m.ClientOptions("http://metald:8080", "alice", "acme")
     # GetVmInfoResponse{vm_id: "ud-5", state: 5}
-    info = codec.decode_response(options, "get-vm-info", HttpResponse(200, PROTO, b"\n\x04ud-5\x18\x05"))
+    response = HttpResponse(200, PROTO, b"\n\x04ud-5\x18\x05")
+    info = codec.decode_response(options, "get-vm-info", response)
+    assert isinstance(info, m.GetVmInfoResponse)
     assert info.state == 5 and type(info.state) is int
-    assert info.state != m.VmState.UNSPECIFIED
+    assert info.state != m.VmState.UNSPECIFIED  # type: ignore[comparison-overlap]
 
     options = m.ClientOptions("http://metald:8080", "alice", "acme", codec=m.Codec.JSON)
     listed = codec.decode_response(
         options, "list-vms", HttpResponse(200, JSON, b'{"vms":[{"vmId":"ud-5","state":5}]}')
     )
+    assert isinstance(listed, m.ListVmsResponse)
     assert listed.vms[0].state == 5
     known = codec.decode_response(
         options, "boot-vm", HttpResponse(200, JSON, b'{"success":true,"state":2}')
     )
+    assert isinstance(known, m.StateChangeResponse)
     assert known.state is m.VmState.RUNNING
 
-    request = codec.encode_request(
-        options, "list-vms", ListVmsRequest(state_filter=[m.VmState.RUNNING, 5, "paused", 1])
-    )
-    assert request.body == b'{"stateFilter":["VM_STATE_RUNNING",5,"VM_STATE_PAUSED","VM_STATE_CREATED"]}'
+    # A name is accepted on input too, though the field is typed VmState | int.
+    filter_: list[m.VmState | int] = [m.VmState.RUNNING, 5, "paused", 1]  # type: ignore[list-item]
+    request = codec.encode_request(options, "list-vms", ListVmsRequest(state_filter=filter_))
+    states = b'["VM_STATE_RUNNING",5,"VM_STATE_PAUSED","VM_STATE_CREATED"]'
+    assert request.body == b'{"stateFilter":' + states + b"}"
 
 
 def test_open_enum_helpers_and_unknown_network_modes() -> None:
@@ -49,7 +54,7 @@ def test_open_enum_helpers_and_unknown_network_modes() -> None:
         config = builder.add_network("eth1", mode=9).build()
     assert config.network[-1].mode == 9
     assert config.network[-1].ipv4_config is None and config.network[-1].ipv6_config is None
-    assert m.validate_config(config) is None
+    m.validate_config(config)
     text = m.render_config_file(m.config_file.from_vm_config(config, "n", "d"))
     assert '"mode": 9' in text
     assert m.config_file.to_vm_config(m.parse_config_file(text)).network[-1].mode == 9
@@ -89,6 +94,7 @@ def test_gzip_members_and_trailing_garbage_offline() -> None:
     body = gzip.compress(message[:6], mtime=0) + gzip.compress(message[6:], mtime=0)
     headers = [*PROTO, ("content-encoding", "gzip")]
     info = codec.decode_response(options, "get-vm-info", HttpResponse(200, headers, body))
+    assert isinstance(info, m.GetVmInfoResponse)
     assert (info.vm_id, info.state) == ("ud-1", m.VmState.RUNNING)
     with pytest.raises(m.TransportError) as error:
         codec.decode_response(

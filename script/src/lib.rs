@@ -6,7 +6,7 @@
 //! b.with-cpu(4, 8)                                    # a method of a bound resource
 //! let vm = client.create-vm(b.build())                # not allowed: calls do not nest
 //! assert info.state == running                        # compare a value
-//! expect not-found: client.get-vm-info(vm.vm-id)      # the call must fail with this code
+//! expect not_found: client.get-vm-info(vm.vm-id)      # the call must fail with this code
 //! ```
 
 use std::fmt;
@@ -47,8 +47,8 @@ pub enum Statement {
     },
     /// `expect CODE: CALL`: the call must return an error with this code.
     Expect {
-        /// A Connect code in WIT spelling (`not-found`), an error case (`invalid-config`,
-        /// `other`), or `any`.
+        /// A Connect code (`not_found`, or in WIT spelling `not-found`), an error case
+        /// (`invalid_config`, `other`), or `any`.
         code: Spanned,
         /// The call.
         call: Call,
@@ -224,8 +224,9 @@ pub fn parse_statement(code: &str) -> Result<Statement, (usize, String)> {
         };
         let code_col = offset + (code_text.len() - code_text.trim_start().len()) + 1;
         let code_name = code_text.trim();
-        if !code_name.chars().all(is_name_char) || code_name.is_empty() {
-            return Err((code_col, format!("expected an error code like not-found, found {code_name:?}")));
+        // Connect's spelling (`not_found`) or WIT's (`not-found`).
+        if !code_name.chars().all(|c| is_name_char(c) || c == '_') || code_name.is_empty() {
+            return Err((code_col, format!("expected an error code like not_found, found {code_name:?}")));
         }
         let call_offset = offset + code_text.len() + 1;
         let call = parse_call(call_text, call_offset)?;
@@ -418,6 +419,12 @@ mod tests {
             panic!()
         };
         assert_eq!((code.text.as_str(), call.path.len()), ("not-found", 2));
+        let Statement::Expect { code, .. } =
+            parse_statement("expect not_found: client.get-vm-info(id)").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(code.text, "not_found", "the Connect spelling");
         let Statement::Assert { path, expected } = parse_statement("  assert info.state == running").unwrap()
         else {
             panic!()

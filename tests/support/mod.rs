@@ -54,9 +54,18 @@ pub async fn client(server: &str) -> (Runtime, Client) {
     (runtime, client)
 }
 
+/// The `metald-host` binary under test: the CLI package's own (cli/Cargo.toml, for
+/// tests/cli.rs and tests/run.rs), or the same `main` built by the end-to-end package under
+/// another name (tests/Cargo.toml explains why).
+pub const METALD_HOST: &str =
+    match (option_env!("CARGO_BIN_EXE_metald-host"), option_env!("CARGO_BIN_EXE_metald-host-e2e")) {
+        (Some(path), _) | (None, Some(path)) => path,
+        (None, None) => panic!("tests/support is for the packages metald-host-cli and metald-e2e"),
+    };
+
 /// The `metald-host` binary with a clean environment (no `UNKEY_*` settings).
 pub fn metald_host() -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_metald-host"));
+    let mut command = tokio::process::Command::new(METALD_HOST);
     for (key, _) in std::env::vars() {
         if key.starts_with("UNKEY_METALD_") || key == "SPIFFE_ENDPOINT_SOCKET" || key == "RUST_LOG" {
             command.env_remove(key);

@@ -1,5 +1,5 @@
 // Package testenv finds what the Go tests use from the rest of the repository: the
-// metald-host binary (built by `cargo build -p metald-host`, which scripts/test.sh runs
+// metald-host binary (built by `cargo build -p metald-host-cli`, which scripts/test.sh runs
 // before the Go tests) and the shared test data.
 package testenv
 
@@ -30,7 +30,7 @@ func MetaldHost(t testing.TB) string {
 		path = filepath.Join(RepoRoot(), "target", "debug", "metald-host")
 	}
 	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("metald-host not found at %s (build it with `cargo build -p metald-host` or set METALD_HOST_BIN): %v", path, err)
+		t.Fatalf("metald-host not found at %s (build it with `cargo build -p metald-host-cli` or set METALD_HOST_BIN): %v", path, err)
 	}
 	return path
 }

@@ -75,237 +75,400 @@ pub fn normalize_state(state: VmState) -> VmState {
     state_from_proto(state_to_proto(state))
 }
 
+// Every conversion below destructures its source without `..` and builds its target with a
+// struct literal, so a field added to a proto message (proto/metal/vmprovisioner/v1/
+// vmprovisioner.proto) or to a WIT record (wit/types.wit) does not compile until it is mapped.
+
 fn rate_to_proto(r: &RateLimit) -> pb::RateLimit {
-    pb::RateLimit { bandwidth: r.bandwidth, refill_time: r.refill_time, burst: r.burst }
+    let RateLimit { bandwidth, refill_time, burst } = *r;
+    pb::RateLimit { bandwidth, refill_time, burst }
 }
 
 fn rate_from_proto(r: pb::RateLimit) -> RateLimit {
-    RateLimit { bandwidth: r.bandwidth, refill_time: r.refill_time, burst: r.burst }
+    let pb::RateLimit { bandwidth, refill_time, burst } = r;
+    RateLimit { bandwidth, refill_time, burst }
+}
+
+fn topology_to_proto(t: &CpuTopology) -> pb::CpuTopology {
+    let CpuTopology { sockets, cores_per_socket, threads_per_core } = *t;
+    pb::CpuTopology { sockets, cores_per_socket, threads_per_core }
+}
+
+fn topology_from_proto(t: pb::CpuTopology) -> CpuTopology {
+    let pb::CpuTopology { sockets, cores_per_socket, threads_per_core } = t;
+    CpuTopology { sockets, cores_per_socket, threads_per_core }
+}
+
+fn cpu_to_proto(c: &CpuConfig) -> pb::CpuConfig {
+    let CpuConfig { vcpu_count, max_vcpu_count, topology, features } = c;
+    pb::CpuConfig {
+        vcpu_count: *vcpu_count,
+        max_vcpu_count: *max_vcpu_count,
+        topology: topology.as_ref().map(topology_to_proto),
+        features: map_to_proto(features),
+    }
+}
+
+fn cpu_from_proto(c: pb::CpuConfig) -> CpuConfig {
+    let pb::CpuConfig { vcpu_count, max_vcpu_count, topology, features } = c;
+    CpuConfig {
+        vcpu_count,
+        max_vcpu_count,
+        topology: topology.map(topology_from_proto),
+        features: map_from_proto(features),
+    }
+}
+
+fn memory_to_proto(m: &MemoryConfig) -> pb::MemoryConfig {
+    let MemoryConfig { size_bytes, hotplug_enabled, max_size_bytes, backing } = m;
+    pb::MemoryConfig {
+        size_bytes: *size_bytes,
+        hotplug_enabled: *hotplug_enabled,
+        max_size_bytes: *max_size_bytes,
+        backing: map_to_proto(backing),
+    }
+}
+
+fn memory_from_proto(m: pb::MemoryConfig) -> MemoryConfig {
+    let pb::MemoryConfig { size_bytes, hotplug_enabled, max_size_bytes, backing } = m;
+    MemoryConfig { size_bytes, hotplug_enabled, max_size_bytes, backing: map_from_proto(backing) }
+}
+
+fn boot_to_proto(b: &BootConfig) -> pb::BootConfig {
+    let BootConfig { kernel_path, initrd_path, kernel_args, boot_options } = b;
+    pb::BootConfig {
+        kernel_path: kernel_path.clone(),
+        initrd_path: initrd_path.clone(),
+        kernel_args: kernel_args.clone(),
+        boot_options: map_to_proto(boot_options),
+    }
+}
+
+fn boot_from_proto(b: pb::BootConfig) -> BootConfig {
+    let pb::BootConfig { kernel_path, initrd_path, kernel_args, boot_options } = b;
+    BootConfig { kernel_path, initrd_path, kernel_args, boot_options: map_from_proto(boot_options) }
+}
+
+fn storage_to_proto(d: &StorageDevice) -> pb::StorageDevice {
+    let StorageDevice { id, path, read_only, is_root_device, interface_type, options } = d;
+    pb::StorageDevice {
+        id: id.clone(),
+        path: path.clone(),
+        read_only: *read_only,
+        is_root_device: *is_root_device,
+        interface_type: interface_type.clone(),
+        options: map_to_proto(options),
+    }
+}
+
+fn storage_from_proto(d: pb::StorageDevice) -> StorageDevice {
+    let pb::StorageDevice { id, path, read_only, is_root_device, interface_type, options } = d;
+    StorageDevice { id, path, read_only, is_root_device, interface_type, options: map_from_proto(options) }
+}
+
+fn ipv4_to_proto(c: &Ipv4Config) -> pb::IPv4Config {
+    let Ipv4Config { address, netmask, gateway, dns_servers, dhcp } = c;
+    pb::IPv4Config {
+        address: address.clone(),
+        netmask: netmask.clone(),
+        gateway: gateway.clone(),
+        dns_servers: dns_servers.clone(),
+        dhcp: *dhcp,
+    }
+}
+
+fn ipv4_from_proto(c: pb::IPv4Config) -> Ipv4Config {
+    let pb::IPv4Config { address, netmask, gateway, dns_servers, dhcp } = c;
+    Ipv4Config { address, netmask, gateway, dns_servers, dhcp }
+}
+
+fn ipv6_to_proto(c: &Ipv6Config) -> pb::IPv6Config {
+    let Ipv6Config { address, prefix_length, gateway, dns_servers, slaac, privacy_extensions, link_local } =
+        c;
+    pb::IPv6Config {
+        address: address.clone(),
+        prefix_length: *prefix_length,
+        gateway: gateway.clone(),
+        dns_servers: dns_servers.clone(),
+        slaac: *slaac,
+        privacy_extensions: *privacy_extensions,
+        link_local: link_local.clone(),
+    }
+}
+
+fn ipv6_from_proto(c: pb::IPv6Config) -> Ipv6Config {
+    let pb::IPv6Config {
+        address,
+        prefix_length,
+        gateway,
+        dns_servers,
+        slaac,
+        privacy_extensions,
+        link_local,
+    } = c;
+    Ipv6Config { address, prefix_length, gateway, dns_servers, slaac, privacy_extensions, link_local }
+}
+
+fn network_to_proto(n: &NetworkInterface) -> pb::NetworkInterface {
+    let NetworkInterface {
+        id,
+        mac_address,
+        tap_device,
+        interface_type,
+        options,
+        ipv4_config,
+        ipv6_config,
+        mode,
+        rx_rate_limit,
+        tx_rate_limit,
+    } = n;
+    pb::NetworkInterface {
+        id: id.clone(),
+        mac_address: mac_address.clone(),
+        tap_device: tap_device.clone(),
+        interface_type: interface_type.clone(),
+        options: map_to_proto(options),
+        ipv4_config: ipv4_config.as_ref().map(ipv4_to_proto),
+        ipv6_config: ipv6_config.as_ref().map(ipv6_to_proto),
+        mode: mode_to_proto(*mode),
+        rx_rate_limit: rx_rate_limit.as_ref().map(rate_to_proto),
+        tx_rate_limit: tx_rate_limit.as_ref().map(rate_to_proto),
+    }
+}
+
+fn network_from_proto(n: pb::NetworkInterface) -> NetworkInterface {
+    let pb::NetworkInterface {
+        id,
+        mac_address,
+        tap_device,
+        interface_type,
+        options,
+        ipv4_config,
+        ipv6_config,
+        mode,
+        rx_rate_limit,
+        tx_rate_limit,
+    } = n;
+    NetworkInterface {
+        id,
+        mac_address,
+        tap_device,
+        interface_type,
+        options: map_from_proto(options),
+        ipv4_config: ipv4_config.map(ipv4_from_proto),
+        ipv6_config: ipv6_config.map(ipv6_from_proto),
+        mode: mode_from_proto(mode),
+        rx_rate_limit: rx_rate_limit.map(rate_from_proto),
+        tx_rate_limit: tx_rate_limit.map(rate_from_proto),
+    }
+}
+
+fn console_to_proto(c: &ConsoleConfig) -> pb::ConsoleConfig {
+    let ConsoleConfig { enabled, output, input, console_type } = c;
+    pb::ConsoleConfig {
+        enabled: *enabled,
+        output: output.clone(),
+        input: input.clone(),
+        console_type: console_type.clone(),
+    }
+}
+
+fn console_from_proto(c: pb::ConsoleConfig) -> ConsoleConfig {
+    let pb::ConsoleConfig { enabled, output, input, console_type } = c;
+    ConsoleConfig { enabled, output, input, console_type }
 }
 
 /// A VM config as its proto message.
 pub fn config_to_proto(c: &VmConfig) -> pb::VmConfig {
+    let VmConfig { cpu, memory, boot, storage, network, console, metadata } = c;
     pb::VmConfig {
-        cpu: c.cpu.as_ref().map(|cpu| pb::CpuConfig {
-            vcpu_count: cpu.vcpu_count,
-            max_vcpu_count: cpu.max_vcpu_count,
-            topology: cpu.topology.map(|t| pb::CpuTopology {
-                sockets: t.sockets,
-                cores_per_socket: t.cores_per_socket,
-                threads_per_core: t.threads_per_core,
-            }),
-            features: map_to_proto(&cpu.features),
-        }),
-        memory: c.memory.as_ref().map(|m| pb::MemoryConfig {
-            size_bytes: m.size_bytes,
-            hotplug_enabled: m.hotplug_enabled,
-            max_size_bytes: m.max_size_bytes,
-            backing: map_to_proto(&m.backing),
-        }),
-        boot: c.boot.as_ref().map(|b| pb::BootConfig {
-            kernel_path: b.kernel_path.clone(),
-            initrd_path: b.initrd_path.clone(),
-            kernel_args: b.kernel_args.clone(),
-            boot_options: map_to_proto(&b.boot_options),
-        }),
-        storage: c
-            .storage
-            .iter()
-            .map(|d| pb::StorageDevice {
-                id: d.id.clone(),
-                path: d.path.clone(),
-                read_only: d.read_only,
-                is_root_device: d.is_root_device,
-                interface_type: d.interface_type.clone(),
-                options: map_to_proto(&d.options),
-            })
-            .collect(),
-        network: c
-            .network
-            .iter()
-            .map(|n| pb::NetworkInterface {
-                id: n.id.clone(),
-                mac_address: n.mac_address.clone(),
-                tap_device: n.tap_device.clone(),
-                interface_type: n.interface_type.clone(),
-                options: map_to_proto(&n.options),
-                ipv4_config: n.ipv4_config.as_ref().map(|v4| pb::IPv4Config {
-                    address: v4.address.clone(),
-                    netmask: v4.netmask.clone(),
-                    gateway: v4.gateway.clone(),
-                    dns_servers: v4.dns_servers.clone(),
-                    dhcp: v4.dhcp,
-                }),
-                ipv6_config: n.ipv6_config.as_ref().map(|v6| pb::IPv6Config {
-                    address: v6.address.clone(),
-                    prefix_length: v6.prefix_length,
-                    gateway: v6.gateway.clone(),
-                    dns_servers: v6.dns_servers.clone(),
-                    slaac: v6.slaac,
-                    privacy_extensions: v6.privacy_extensions,
-                    link_local: v6.link_local.clone(),
-                }),
-                mode: mode_to_proto(n.mode),
-                rx_rate_limit: n.rx_rate_limit.as_ref().map(rate_to_proto),
-                tx_rate_limit: n.tx_rate_limit.as_ref().map(rate_to_proto),
-            })
-            .collect(),
-        console: c.console.as_ref().map(|k| pb::ConsoleConfig {
-            enabled: k.enabled,
-            output: k.output.clone(),
-            input: k.input.clone(),
-            console_type: k.console_type.clone(),
-        }),
-        metadata: map_to_proto(&c.metadata),
+        cpu: cpu.as_ref().map(cpu_to_proto),
+        memory: memory.as_ref().map(memory_to_proto),
+        boot: boot.as_ref().map(boot_to_proto),
+        storage: storage.iter().map(storage_to_proto).collect(),
+        network: network.iter().map(network_to_proto).collect(),
+        console: console.as_ref().map(console_to_proto),
+        metadata: map_to_proto(metadata),
     }
 }
 
 /// A proto VM config as the WIT record.
 pub fn config_from_proto(c: pb::VmConfig) -> VmConfig {
+    let pb::VmConfig { cpu, memory, boot, storage, network, console, metadata } = c;
     VmConfig {
-        cpu: c.cpu.map(|cpu| CpuConfig {
-            vcpu_count: cpu.vcpu_count,
-            max_vcpu_count: cpu.max_vcpu_count,
-            topology: cpu.topology.map(|t| CpuTopology {
-                sockets: t.sockets,
-                cores_per_socket: t.cores_per_socket,
-                threads_per_core: t.threads_per_core,
-            }),
-            features: map_from_proto(cpu.features),
-        }),
-        memory: c.memory.map(|m| MemoryConfig {
-            size_bytes: m.size_bytes,
-            hotplug_enabled: m.hotplug_enabled,
-            max_size_bytes: m.max_size_bytes,
-            backing: map_from_proto(m.backing),
-        }),
-        boot: c.boot.map(|b| BootConfig {
-            kernel_path: b.kernel_path,
-            initrd_path: b.initrd_path,
-            kernel_args: b.kernel_args,
-            boot_options: map_from_proto(b.boot_options),
-        }),
-        storage: c
-            .storage
-            .into_iter()
-            .map(|d| StorageDevice {
-                id: d.id,
-                path: d.path,
-                read_only: d.read_only,
-                is_root_device: d.is_root_device,
-                interface_type: d.interface_type,
-                options: map_from_proto(d.options),
-            })
-            .collect(),
-        network: c
-            .network
-            .into_iter()
-            .map(|n| NetworkInterface {
-                id: n.id,
-                mac_address: n.mac_address,
-                tap_device: n.tap_device,
-                interface_type: n.interface_type,
-                options: map_from_proto(n.options),
-                ipv4_config: n.ipv4_config.map(|v4| Ipv4Config {
-                    address: v4.address,
-                    netmask: v4.netmask,
-                    gateway: v4.gateway,
-                    dns_servers: v4.dns_servers,
-                    dhcp: v4.dhcp,
-                }),
-                ipv6_config: n.ipv6_config.map(|v6| Ipv6Config {
-                    address: v6.address,
-                    prefix_length: v6.prefix_length,
-                    gateway: v6.gateway,
-                    dns_servers: v6.dns_servers,
-                    slaac: v6.slaac,
-                    privacy_extensions: v6.privacy_extensions,
-                    link_local: v6.link_local,
-                }),
-                mode: mode_from_proto(n.mode),
-                rx_rate_limit: n.rx_rate_limit.map(rate_from_proto),
-                tx_rate_limit: n.tx_rate_limit.map(rate_from_proto),
-            })
-            .collect(),
-        console: c.console.map(|k| ConsoleConfig {
-            enabled: k.enabled,
-            output: k.output,
-            input: k.input,
-            console_type: k.console_type,
-        }),
-        metadata: map_from_proto(c.metadata),
+        cpu: cpu.map(cpu_from_proto),
+        memory: memory.map(memory_from_proto),
+        boot: boot.map(boot_from_proto),
+        storage: storage.into_iter().map(storage_from_proto).collect(),
+        network: network.into_iter().map(network_from_proto).collect(),
+        console: console.map(console_from_proto),
+        metadata: map_from_proto(metadata),
     }
 }
 
-/// A state-change response (boot, shutdown, pause, resume, reboot).
-pub fn state_change(success: bool, state: i32) -> StateChangeResponse {
-    StateChangeResponse { success, state: state_from_proto(state) }
+/// A CreateVm request; `customer_id` is the client's user id.
+pub fn create_request_to_proto(r: &CreateVmRequest, customer_id: &str) -> pb::CreateVmRequest {
+    let CreateVmRequest { vm_id, config } = r;
+    pb::CreateVmRequest {
+        vm_id: vm_id.clone(),
+        config: Some(config_to_proto(config)),
+        customer_id: customer_id.into(),
+    }
+}
+
+/// A DeleteVm request.
+pub fn delete_request_to_proto(r: &DeleteVmRequest) -> pb::DeleteVmRequest {
+    let DeleteVmRequest { vm_id, force } = r;
+    pb::DeleteVmRequest { vm_id: vm_id.clone(), force: *force }
+}
+
+/// A ShutdownVm request.
+pub fn shutdown_request_to_proto(r: &ShutdownVmRequest) -> pb::ShutdownVmRequest {
+    let ShutdownVmRequest { vm_id, force, timeout_seconds } = r;
+    pb::ShutdownVmRequest { vm_id: vm_id.clone(), force: *force, timeout_seconds: *timeout_seconds }
+}
+
+/// A RebootVm request.
+pub fn reboot_request_to_proto(r: &RebootVmRequest) -> pb::RebootVmRequest {
+    let RebootVmRequest { vm_id, force } = r;
+    pb::RebootVmRequest { vm_id: vm_id.clone(), force: *force }
+}
+
+/// A ListVms request.
+pub fn list_request_to_proto(r: &ListVmsRequest) -> pb::ListVmsRequest {
+    let ListVmsRequest { state_filter, page_size, page_token } = r;
+    pb::ListVmsRequest {
+        state_filter: states_to_proto(state_filter),
+        page_size: *page_size,
+        page_token: page_token.clone(),
+    }
+}
+
+/// A CreateVm response.
+pub fn create_response_from_proto(r: pb::CreateVmResponse) -> CreateVmResponse {
+    let pb::CreateVmResponse { vm_id, state } = r;
+    CreateVmResponse { vm_id, state: state_from_proto(state) }
+}
+
+/// A DeleteVm response.
+pub fn delete_response_from_proto(r: pb::DeleteVmResponse) -> DeleteVmResponse {
+    let pb::DeleteVmResponse { success } = r;
+    DeleteVmResponse { success }
+}
+
+/// Defines one function per state-change response message (boot, shutdown, pause, resume,
+/// reboot), each destructuring its message into the shared `state-change-response`.
+macro_rules! state_change_from_proto {
+    ($($(#[$doc:meta])* $name:ident($message:path);)*) => {$(
+        $(#[$doc])*
+        pub fn $name(r: $message) -> StateChangeResponse {
+            let $message { success, state } = r;
+            StateChangeResponse { success, state: state_from_proto(state) }
+        }
+    )*};
+}
+
+state_change_from_proto! {
+    /// A BootVm response.
+    boot_response_from_proto(pb::BootVmResponse);
+    /// A ShutdownVm response.
+    shutdown_response_from_proto(pb::ShutdownVmResponse);
+    /// A PauseVm response.
+    pause_response_from_proto(pb::PauseVmResponse);
+    /// A ResumeVm response.
+    resume_response_from_proto(pb::ResumeVmResponse);
+    /// A RebootVm response.
+    reboot_response_from_proto(pb::RebootVmResponse);
+}
+
+fn network_stats_from_proto(n: pb::NetworkStats) -> NetworkStats {
+    let pb::NetworkStats { bytes_received, bytes_transmitted, packets_received, packets_transmitted } = n;
+    NetworkStats { bytes_received, bytes_transmitted, packets_received, packets_transmitted }
+}
+
+fn storage_stats_from_proto(s: pb::StorageStats) -> StorageStats {
+    let pb::StorageStats { bytes_read, bytes_written, read_operations, write_operations } = s;
+    StorageStats { bytes_read, bytes_written, read_operations, write_operations }
+}
+
+fn metrics_from_proto(m: pb::VmMetrics) -> VmMetrics {
+    let pb::VmMetrics { cpu_usage_percent, memory_usage_bytes, network_stats, storage_stats, uptime_seconds } =
+        m;
+    VmMetrics {
+        cpu_usage_percent,
+        memory_usage_bytes,
+        network_stats: network_stats.map(network_stats_from_proto),
+        storage_stats: storage_stats.map(storage_stats_from_proto),
+        uptime_seconds,
+    }
+}
+
+fn port_mapping_from_proto(p: pb::PortMapping) -> PortMapping {
+    let pb::PortMapping { container_port, host_port, protocol } = p;
+    PortMapping { container_port, host_port, protocol }
+}
+
+fn network_info_from_proto(n: pb::VmNetworkInfo) -> VmNetworkInfo {
+    let pb::VmNetworkInfo {
+        ip_address,
+        mac_address,
+        tap_device,
+        network_namespace,
+        gateway,
+        dns_servers,
+        port_mappings,
+    } = n;
+    VmNetworkInfo {
+        ip_address,
+        mac_address,
+        tap_device,
+        network_namespace,
+        gateway,
+        dns_servers,
+        port_mappings: port_mappings.into_iter().map(port_mapping_from_proto).collect(),
+    }
 }
 
 /// A GetVmInfo response, `backend_info` kept.
 pub fn vm_info_response_from_proto(r: pb::GetVmInfoResponse) -> GetVmInfoResponse {
+    let pb::GetVmInfoResponse { vm_id, config, state, metrics, backend_info, network_info } = r;
     GetVmInfoResponse {
-        vm_id: r.vm_id,
-        config: r.config.map(config_from_proto),
-        state: state_from_proto(r.state),
-        metrics: r.metrics.map(|m| VmMetrics {
-            cpu_usage_percent: m.cpu_usage_percent,
-            memory_usage_bytes: m.memory_usage_bytes,
-            network_stats: m.network_stats.map(|n| NetworkStats {
-                bytes_received: n.bytes_received,
-                bytes_transmitted: n.bytes_transmitted,
-                packets_received: n.packets_received,
-                packets_transmitted: n.packets_transmitted,
-            }),
-            storage_stats: m.storage_stats.map(|s| StorageStats {
-                bytes_read: s.bytes_read,
-                bytes_written: s.bytes_written,
-                read_operations: s.read_operations,
-                write_operations: s.write_operations,
-            }),
-            uptime_seconds: m.uptime_seconds,
-        }),
-        backend_info: map_from_proto(r.backend_info),
-        network_info: r.network_info.map(|n| VmNetworkInfo {
-            ip_address: n.ip_address,
-            mac_address: n.mac_address,
-            tap_device: n.tap_device,
-            network_namespace: n.network_namespace,
-            gateway: n.gateway,
-            dns_servers: n.dns_servers,
-            port_mappings: n
-                .port_mappings
-                .into_iter()
-                .map(|p| PortMapping {
-                    container_port: p.container_port,
-                    host_port: p.host_port,
-                    protocol: p.protocol,
-                })
-                .collect(),
-        }),
+        vm_id,
+        config: config.map(config_from_proto),
+        state: state_from_proto(state),
+        metrics: metrics.map(metrics_from_proto),
+        backend_info: map_from_proto(backend_info),
+        network_info: network_info.map(network_info_from_proto),
+    }
+}
+
+fn vm_info_from_proto(v: pb::VmInfo) -> VmInfo {
+    let pb::VmInfo {
+        vm_id,
+        state,
+        vcpu_count,
+        memory_size_bytes,
+        created_timestamp,
+        modified_timestamp,
+        metadata,
+        customer_id,
+    } = v;
+    VmInfo {
+        vm_id,
+        state: state_from_proto(state),
+        vcpu_count,
+        memory_size_bytes,
+        created_timestamp,
+        modified_timestamp,
+        metadata: map_from_proto(metadata),
+        customer_id,
     }
 }
 
 /// A ListVms response.
 pub fn list_response_from_proto(r: pb::ListVmsResponse) -> ListVmsResponse {
-    ListVmsResponse {
-        vms: r
-            .vms
-            .into_iter()
-            .map(|v| VmInfo {
-                vm_id: v.vm_id,
-                state: state_from_proto(v.state),
-                vcpu_count: v.vcpu_count,
-                memory_size_bytes: v.memory_size_bytes,
-                created_timestamp: v.created_timestamp,
-                modified_timestamp: v.modified_timestamp,
-                metadata: map_from_proto(v.metadata),
-                customer_id: v.customer_id,
-            })
-            .collect(),
-        next_page_token: r.next_page_token,
-        total_count: r.total_count,
-    }
+    let pb::ListVmsResponse { vms, next_page_token, total_count } = r;
+    ListVmsResponse { vms: vms.into_iter().map(vm_info_from_proto).collect(), next_page_token, total_count }
 }
 
 /// Whether `state` passes `filter` (empty: every state), comparing wire numbers, so a state

@@ -87,11 +87,12 @@ fn describe_body(status: u16, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::errors::CODES;
+    use crate::bindings::exports::metald::client::errors::CodeInfo;
+    use crate::errors::codes;
 
     #[test]
     fn reads_every_connect_code_from_the_json_body() {
-        for (code, name) in CODES {
+        for CodeInfo { code, name, .. } in codes() {
             let body = format!(r#"{{"code":"{name}","message":"m"}}"#);
             let error = parse(500, body.as_bytes());
             assert_eq!((error.code, error.message.as_str(), error.http_status), (code, "m", 500), "{name}");

@@ -96,18 +96,11 @@ pub fn encode_request(
     let body = match request {
         RpcRequest::CreateVm(r) => {
             issues_to_result(crate::validation::config_issues(&r.config))?;
-            encode(
-                &pb::CreateVmRequest {
-                    vm_id: r.vm_id.clone(),
-                    config: Some(config_to_proto(&r.config)),
-                    customer_id: options.user_id.clone(),
-                },
-                codec,
-            )
+            encode(&create_request_to_proto(r, &options.user_id), codec)
         }
         RpcRequest::DeleteVm(r) => {
             require_vm_id(&r.vm_id)?;
-            encode(&pb::DeleteVmRequest { vm_id: r.vm_id.clone(), force: r.force }, codec)
+            encode(&delete_request_to_proto(r), codec)
         }
         RpcRequest::BootVm(id) => {
             require_vm_id(id)?;
@@ -115,14 +108,7 @@ pub fn encode_request(
         }
         RpcRequest::ShutdownVm(r) => {
             require_vm_id(&r.vm_id)?;
-            encode(
-                &pb::ShutdownVmRequest {
-                    vm_id: r.vm_id.clone(),
-                    force: r.force,
-                    timeout_seconds: r.timeout_seconds,
-                },
-                codec,
-            )
+            encode(&shutdown_request_to_proto(r), codec)
         }
         RpcRequest::PauseVm(id) => {
             require_vm_id(id)?;
@@ -134,20 +120,13 @@ pub fn encode_request(
         }
         RpcRequest::RebootVm(r) => {
             require_vm_id(&r.vm_id)?;
-            encode(&pb::RebootVmRequest { vm_id: r.vm_id.clone(), force: r.force }, codec)
+            encode(&reboot_request_to_proto(r), codec)
         }
         RpcRequest::GetVmInfo(id) => {
             require_vm_id(id)?;
             encode(&pb::GetVmInfoRequest { vm_id: id.clone() }, codec)
         }
-        RpcRequest::ListVms(r) => encode(
-            &pb::ListVmsRequest {
-                state_filter: states_to_proto(&r.state_filter),
-                page_size: r.page_size,
-                page_token: r.page_token.clone(),
-            },
-            codec,
-        ),
+        RpcRequest::ListVms(r) => encode(&list_request_to_proto(r), codec),
     };
     let method = route(method_of(request));
     let headers = vec![
@@ -205,42 +184,34 @@ pub fn decode_response(
     let bytes = body::decode(encoding, &response.body, options.max_response_bytes)?;
     let codec = options.codec;
     let route = route(method);
+    let bytes = bytes.as_slice();
     Ok(match method {
         RpcMethod::CreateVm => {
-            let r: pb::CreateVmResponse = decode_message(&bytes, codec, route)?;
-            RpcResponse::CreateVm(CreateVmResponse { vm_id: r.vm_id, state: state_from_proto(r.state) })
+            RpcResponse::CreateVm(create_response_from_proto(decode_message(bytes, codec, route)?))
         }
         RpcMethod::DeleteVm => {
-            let r: pb::DeleteVmResponse = decode_message(&bytes, codec, route)?;
-            RpcResponse::DeleteVm(DeleteVmResponse { success: r.success })
+            RpcResponse::DeleteVm(delete_response_from_proto(decode_message(bytes, codec, route)?))
         }
         RpcMethod::BootVm => {
-            let r: pb::BootVmResponse = decode_message(&bytes, codec, route)?;
-            RpcResponse::BootVm(state_change(r.success, r.state))
+            RpcResponse::BootVm(boot_response_from_proto(decode_message(bytes, codec, route)?))
         }
         RpcMethod::ShutdownVm => {
-            let r: pb::ShutdownVmResponse = decode_message(&bytes, codec, route)?;
-            RpcResponse::ShutdownVm(state_change(r.success, r.state))
+            RpcResponse::ShutdownVm(shutdown_response_from_proto(decode_message(bytes, codec, route)?))
         }
         RpcMethod::PauseVm => {
-            let r: pb::PauseVmResponse = decode_message(&bytes, codec, route)?;
-            RpcResponse::PauseVm(state_change(r.success, r.state))
+            RpcResponse::PauseVm(pause_response_from_proto(decode_message(bytes, codec, route)?))
         }
         RpcMethod::ResumeVm => {
-            let r: pb::ResumeVmResponse = decode_message(&bytes, codec, route)?;
-            RpcResponse::ResumeVm(state_change(r.success, r.state))
+            RpcResponse::ResumeVm(resume_response_from_proto(decode_message(bytes, codec, route)?))
         }
         RpcMethod::RebootVm => {
-            let r: pb::RebootVmResponse = decode_message(&bytes, codec, route)?;
-            RpcResponse::RebootVm(state_change(r.success, r.state))
+            RpcResponse::RebootVm(reboot_response_from_proto(decode_message(bytes, codec, route)?))
         }
         RpcMethod::GetVmInfo => {
-            let r: pb::GetVmInfoResponse = decode_message(&bytes, codec, route)?;
-            RpcResponse::GetVmInfo(vm_info_response_from_proto(r))
+            RpcResponse::GetVmInfo(vm_info_response_from_proto(decode_message(bytes, codec, route)?))
         }
         RpcMethod::ListVms => {
-            let r: pb::ListVmsResponse = decode_message(&bytes, codec, route)?;
-            RpcResponse::ListVms(list_response_from_proto(r))
+            RpcResponse::ListVms(list_response_from_proto(decode_message(bytes, codec, route)?))
         }
     })
 }

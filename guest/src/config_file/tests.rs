@@ -1,6 +1,7 @@
 use super::*;
 use crate::bindings::exports::metald::client::templates::Template;
 use crate::errors::issue;
+use crate::model::*;
 
 const GO_WEB_SERVER: &str = include_str!("../../testdata/go-web-server.json");
 const GO_CONFIG_GEN: &str = include_str!("../../testdata/go-config-gen-development.json");

@@ -1,4 +1,5 @@
-//! The `client` resource: each method is one RPC through [`crate::call::call`].
+//! The `client` resource: each method is one RPC through [`crate::call::call`], on one
+//! generic path ([`ClientResource::unary`]).
 
 use alloc::format;
 use alloc::string::String;
@@ -27,14 +28,25 @@ impl client::Guest for super::Component {
 }
 
 impl ClientResource {
-    fn rpc(&self, request: RpcRequest) -> Result<RpcResponse, Error> {
-        call(&mut WasiTransport::new(), &self.options, &request)
+    /// One RPC; `take` picks the response case of the request's method. The codec decodes
+    /// each method into its own case, so another case cannot happen; it is still an error,
+    /// not a trap.
+    fn unary<T>(&self, request: RpcRequest, take: fn(RpcResponse) -> Option<T>) -> Result<T, Error> {
+        let response = call(&mut WasiTransport::new(), &self.options, &request)?;
+        take(response).ok_or_else(|| {
+            Error::Other("internal error: the codec returned a response of another method".into())
+        })
     }
 }
 
-/// The codec decodes each method into its own response case, so this cannot happen.
-fn mismatch(_: RpcResponse) -> Error {
-    Error::Other("internal error: the codec returned a response of another method".into())
+/// `self.unary` with the request case `$case` and the response case of the same name.
+macro_rules! rpc {
+    ($self:ident, $case:ident($request:expr)) => {
+        $self.unary(RpcRequest::$case($request), |response| match response {
+            RpcResponse::$case(r) => Some(r),
+            _ => None,
+        })
+    };
 }
 
 impl client::GuestClient for ClientResource {
@@ -47,66 +59,39 @@ impl client::GuestClient for ClientResource {
     }
 
     fn create_vm(&self, config: VmConfig) -> Result<CreateVmResponse, Error> {
-        match self.rpc(RpcRequest::CreateVm(CreateVmRequest { vm_id: String::new(), config }))? {
-            RpcResponse::CreateVm(r) => Ok(r),
-            other => Err(mismatch(other)),
-        }
+        rpc!(self, CreateVm(CreateVmRequest { vm_id: String::new(), config }))
     }
 
     fn delete_vm(&self, request: DeleteVmRequest) -> Result<DeleteVmResponse, Error> {
-        match self.rpc(RpcRequest::DeleteVm(request))? {
-            RpcResponse::DeleteVm(r) => Ok(r),
-            other => Err(mismatch(other)),
-        }
+        rpc!(self, DeleteVm(request))
     }
 
     fn boot_vm(&self, vm_id: String) -> Result<BootVmResponse, Error> {
-        match self.rpc(RpcRequest::BootVm(vm_id))? {
-            RpcResponse::BootVm(r) => Ok(r),
-            other => Err(mismatch(other)),
-        }
+        rpc!(self, BootVm(vm_id))
     }
 
     fn shutdown_vm(&self, request: ShutdownVmRequest) -> Result<ShutdownVmResponse, Error> {
-        match self.rpc(RpcRequest::ShutdownVm(request))? {
-            RpcResponse::ShutdownVm(r) => Ok(r),
-            other => Err(mismatch(other)),
-        }
+        rpc!(self, ShutdownVm(request))
     }
 
     fn pause_vm(&self, vm_id: String) -> Result<PauseVmResponse, Error> {
-        match self.rpc(RpcRequest::PauseVm(vm_id))? {
-            RpcResponse::PauseVm(r) => Ok(r),
-            other => Err(mismatch(other)),
-        }
+        rpc!(self, PauseVm(vm_id))
     }
 
     fn resume_vm(&self, vm_id: String) -> Result<ResumeVmResponse, Error> {
-        match self.rpc(RpcRequest::ResumeVm(vm_id))? {
-            RpcResponse::ResumeVm(r) => Ok(r),
-            other => Err(mismatch(other)),
-        }
+        rpc!(self, ResumeVm(vm_id))
     }
 
     fn reboot_vm(&self, request: RebootVmRequest) -> Result<RebootVmResponse, Error> {
-        match self.rpc(RpcRequest::RebootVm(request))? {
-            RpcResponse::RebootVm(r) => Ok(r),
-            other => Err(mismatch(other)),
-        }
+        rpc!(self, RebootVm(request))
     }
 
     fn get_vm_info(&self, vm_id: String) -> Result<GetVmInfoResponse, Error> {
-        match self.rpc(RpcRequest::GetVmInfo(vm_id))? {
-            RpcResponse::GetVmInfo(r) => Ok(r),
-            other => Err(mismatch(other)),
-        }
+        rpc!(self, GetVmInfo(vm_id))
     }
 
     fn list_vms(&self, request: ListVmsRequest) -> Result<ListVmsResponse, Error> {
-        match self.rpc(RpcRequest::ListVms(request))? {
-            RpcResponse::ListVms(r) => Ok(r),
-            other => Err(mismatch(other)),
-        }
+        rpc!(self, ListVms(request))
     }
 
     fn list_all_vms(&self, state_filter: Vec<VmState>) -> Result<Vec<VmInfo>, Error> {

@@ -6,7 +6,7 @@ mod client;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::bindings::exports::metald::client::{codec, config_file, templates, validation};
+use crate::bindings::exports::metald::client::{codec, config_file, endpoint, errors, templates, validation};
 use crate::model::*;
 use crate::options::Resolved;
 
@@ -80,6 +80,38 @@ impl codec::Guest for Component {
         response: codec::HttpResponse,
     ) -> Result<codec::RpcResponse, Error> {
         crate::codec::decode_response(&Resolved::new(&options)?, method, &response)
+    }
+}
+
+impl errors::Guest for Component {
+    fn codes() -> Vec<errors::CodeInfo> {
+        crate::errors::codes()
+    }
+
+    fn code_name(code: ErrorCode) -> String {
+        crate::errors::code_name(code).into()
+    }
+
+    fn code_from_name(name: String) -> Option<ErrorCode> {
+        crate::errors::code_from_name(&name)
+    }
+
+    fn code_from_http_status(status: u16) -> ErrorCode {
+        crate::errors::code_from_http_status(status)
+    }
+
+    fn describe(error: Error) -> String {
+        crate::errors::describe(&error)
+    }
+
+    fn describe_issues(issues: Vec<ValidationIssue>) -> String {
+        crate::errors::describe_issues(&issues)
+    }
+}
+
+impl endpoint::Guest for Component {
+    fn parse_server_url(url: String) -> Result<endpoint::ServerUrl, Error> {
+        crate::options::parse_server_url(&url)
     }
 }
 

@@ -14,6 +14,8 @@ use rustls::pki_types::CertificateDer;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use super::Setting;
+
 /// The properties of a leaf certificate the SPIFFE rules look at.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LeafFacts {
@@ -67,30 +69,51 @@ pub struct SpiffeIdText {
     domain_end: usize,
 }
 
+/// Why a text is not a SPIFFE ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SpiffeIdError {
+    /// It does not start with `spiffe://`.
+    #[error("the scheme must be spiffe://")]
+    Scheme,
+    /// Nothing between `spiffe://` and the path.
+    #[error("the trust domain is empty")]
+    EmptyTrustDomain,
+    /// A character outside `[a-z0-9._-]` in the trust domain.
+    #[error("the trust domain may only contain lower-case letters, digits, '.', '-' and '_'")]
+    TrustDomainCharacters,
+    /// `//` in the path, or a trailing `/`.
+    #[error("the path has an empty segment or a trailing '/'")]
+    EmptySegment,
+    /// A `.` or `..` path segment.
+    #[error("the path has a '.' or '..' segment")]
+    DotSegment,
+    /// A character outside `[A-Za-z0-9._-]` in a path segment.
+    #[error("path segments may only contain letters, digits, '.', '-' and '_'")]
+    SegmentCharacters,
+}
+
 impl SpiffeIdText {
     /// Parses `text`.
-    pub fn parse(text: &str) -> Result<SpiffeIdText, String> {
-        let rest = text.strip_prefix("spiffe://").ok_or("the scheme must be spiffe://")?;
+    pub fn parse(text: &str) -> Result<SpiffeIdText, SpiffeIdError> {
+        let rest = text.strip_prefix("spiffe://").ok_or(SpiffeIdError::Scheme)?;
         let domain_end = rest.find('/').unwrap_or(rest.len());
         let (domain, path) = rest.split_at(domain_end);
         if domain.is_empty() {
-            return Err("the trust domain is empty".into());
+            return Err(SpiffeIdError::EmptyTrustDomain);
         }
         if !domain.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c)) {
-            return Err(
-                "the trust domain may only contain lower-case letters, digits, '.', '-' and '_'".into()
-            );
+            return Err(SpiffeIdError::TrustDomainCharacters);
         }
         if !path.is_empty() {
             for segment in path[1..].split('/') {
                 if segment.is_empty() {
-                    return Err("the path has an empty segment or a trailing '/'".into());
+                    return Err(SpiffeIdError::EmptySegment);
                 }
                 if segment == "." || segment == ".." {
-                    return Err("the path has a '.' or '..' segment".into());
+                    return Err(SpiffeIdError::DotSegment);
                 }
                 if !segment.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c)) {
-                    return Err("path segments may only contain letters, digits, '.', '-' and '_'".into());
+                    return Err(SpiffeIdError::SegmentCharacters);
                 }
             }
         }
@@ -183,6 +206,50 @@ fn refuse(reason: Reason, detail: String) -> Refusal {
     Refusal { reason, detail }
 }
 
+/// Why a [`ServerPolicy`] could not be made.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The expected server SPIFFE ID is not a SPIFFE ID.
+    #[error("{} {id:?} is not a SPIFFE ID", super::Setting::ServerSpiffeId)]
+    ServerIdMalformed {
+        /// The configured text.
+        id: String,
+        /// What is wrong with it.
+        source: SpiffeIdError,
+    },
+    /// The expected server SPIFFE ID names a trust domain, not a workload.
+    #[error(
+        "{} {id:?} is a bare trust domain; name the workload (spiffe://{trust_domain}/...)",
+        super::Setting::ServerSpiffeId
+    )]
+    ServerIdBareTrustDomain {
+        /// The configured text.
+        id: String,
+        /// Its trust domain.
+        trust_domain: String,
+    },
+    /// Our own trust domain (from our certificate or SVID) is not a valid trust domain.
+    #[error("our trust domain {trust_domain:?} is not valid")]
+    TrustDomain {
+        /// The trust domain.
+        trust_domain: String,
+        /// What is wrong with it.
+        source: SpiffeIdError,
+    },
+}
+
+impl PolicyError {
+    /// The setting to change: the expected server SPIFFE ID, for its errors.
+    pub fn setting(&self) -> Option<super::Setting> {
+        match self {
+            PolicyError::ServerIdMalformed { .. } | PolicyError::ServerIdBareTrustDomain { .. } => {
+                Some(super::Setting::ServerSpiffeId)
+            }
+            PolicyError::TrustDomain { .. } => None,
+        }
+    }
+}
+
 /// Which server SPIFFE IDs are acceptable: exactly `server_id` when set, else any member of
 /// `trust_domain` when set, else none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -192,18 +259,18 @@ pub struct ServerPolicy {
 }
 
 impl ServerPolicy {
-    /// A policy from the configured server ID (`--server-spiffe-id`, which must name a
-    /// workload) and our own trust domain (from our certificate's SPIFFE ID).
-    pub fn new(server_id: Option<&str>, trust_domain: Option<&str>) -> Result<ServerPolicy, String> {
+    /// A policy from the expected server SPIFFE ID (which must name a workload) and our own
+    /// trust domain (from our certificate's SPIFFE ID).
+    pub fn new(server_id: Option<&str>, trust_domain: Option<&str>) -> Result<ServerPolicy, PolicyError> {
         let server_id = server_id
             .map(|id| {
                 let parsed = SpiffeIdText::parse(id)
-                    .map_err(|e| format!("--server-spiffe-id {id:?} is not a SPIFFE ID: {e}"))?;
+                    .map_err(|source| PolicyError::ServerIdMalformed { id: id.to_string(), source })?;
                 if parsed.path().is_empty() {
-                    return Err(format!(
-                        "--server-spiffe-id {id:?} is a bare trust domain; name the workload (spiffe://{}/...)",
-                        parsed.trust_domain()
-                    ));
+                    return Err(PolicyError::ServerIdBareTrustDomain {
+                        id: id.to_string(),
+                        trust_domain: parsed.trust_domain().to_string(),
+                    });
                 }
                 Ok(parsed)
             })
@@ -212,7 +279,7 @@ impl ServerPolicy {
             .map(|domain| {
                 SpiffeIdText::parse(&format!("spiffe://{domain}"))
                     .map(|_| domain.to_string())
-                    .map_err(|e| format!("trust domain {domain:?}: {e}"))
+                    .map_err(|source| PolicyError::TrustDomain { trust_domain: domain.to_string(), source })
             })
             .transpose()?;
         Ok(ServerPolicy { server_id, trust_domain })
@@ -223,23 +290,28 @@ impl ServerPolicy {
         match (&self.server_id, &self.trust_domain) {
             (Some(expected), _) if expected != id => Err(refuse(
                 Reason::IdMismatch,
-                format!("the server's SPIFFE ID {id} is not the expected {expected} (--server-spiffe-id)"),
+                format!(
+                    "the server's SPIFFE ID {id} is not the expected {expected} ({})",
+                    Setting::ServerSpiffeId
+                ),
             )),
             (Some(_), _) => Ok(()),
             (None, Some(domain)) if id.trust_domain() != domain => Err(refuse(
                 Reason::TrustDomainMismatch,
                 format!(
                     "the server's SPIFFE ID {id} is outside our trust domain {domain} \
-                     (set --server-spiffe-id to accept it)"
+                     (set {} to accept it)",
+                    Setting::ServerSpiffeId
                 ),
             )),
             (None, Some(_)) => Ok(()),
             (None, None) => Err(refuse(
                 Reason::NoPolicy,
                 format!(
-                    "no way to authorize the server's SPIFFE ID {id}: set --server-spiffe-id to the ID the \
-                     server must have (FileTlsConfig::server_spiffe_id in the library), or present a client \
-                     certificate with a SPIFFE ID, whose trust domain is then accepted"
+                    "no way to authorize the server's SPIFFE ID {id}: set {} to the ID the server must \
+                     have, or present a client certificate with a SPIFFE ID, whose trust domain is then \
+                     accepted",
+                    Setting::ServerSpiffeId
                 ),
             )),
         }
@@ -436,11 +508,12 @@ mod tests {
     }
 
     #[test]
-    fn messages_name_the_ids_and_the_flag() {
+    fn messages_name_the_ids_and_the_setting_not_a_flag() {
         let facts = LeafFacts { uris: vec!["spiffe://example.org/metald".into()], ..LeafFacts::default() };
         let closed = authorize_server(&facts, &ServerPolicy::default()).unwrap_err();
         assert_eq!(closed.reason, Reason::NoPolicy);
-        assert!(closed.to_string().contains("--server-spiffe-id"), "{closed}");
+        assert!(closed.to_string().contains("set the expected server SPIFFE ID"), "{closed}");
+        assert!(!closed.to_string().contains("--"), "{closed}");
         let policy = ServerPolicy::new(Some("spiffe://example.org/other"), None).unwrap();
         let mismatch = authorize_server(&facts, &policy).unwrap_err().to_string();
         assert!(
@@ -452,8 +525,17 @@ mod tests {
     fn the_configured_server_id_must_name_a_workload() {
         for bad in ["example.org", "spiffe://example.org", "spiffe://example.org/", "https://example.org/x"] {
             let error = ServerPolicy::new(Some(bad), None).unwrap_err();
-            assert!(error.contains("--server-spiffe-id"), "{bad}: {error}");
+            assert_eq!(error.setting(), Some(Setting::ServerSpiffeId), "{bad}");
+            let text = crate::error::chain(&error);
+            assert!(
+                text.starts_with("the expected server SPIFFE ID") && !text.contains("--"),
+                "{bad}: {text}"
+            );
         }
+        assert!(matches!(
+            ServerPolicy::new(Some("spiffe://example.org/a//b"), None),
+            Err(PolicyError::ServerIdMalformed { source: SpiffeIdError::EmptySegment, .. })
+        ));
         assert!(ServerPolicy::new(Some("spiffe://example.org/metald"), Some("example.org")).is_ok());
         assert!(ServerPolicy::new(None, Some("Example.org")).is_err());
     }

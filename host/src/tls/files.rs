@@ -1,11 +1,13 @@
-//! `--tls-mode file`: a client certificate and key from PEM files, presented to the server
-//! (the Go client never presented its certificate), and a CA bundle for the server.
+//! File mode (the CLI's `--tls-mode file`): a client certificate and key from PEM files,
+//! presented to the server (the Go client never presented its certificate), and a CA bundle
+//! for the server.
 //!
 //! The server is verified by its DNS name or IP as usual. A server certificate that carries
 //! only a SPIFFE URI SAN is verified the SPIFFE way instead: chained to the CA bundle, then
 //! the X509-SVID leaf rules and the authorization policy of [`super::authorize`]: its SPIFFE
-//! ID equal to `--server-spiffe-id`, or else in our own certificate's trust domain, or else
-//! refused (fail closed: without either there is nothing to authorize the server by).
+//! ID equal to the expected server SPIFFE ID, or else in our own certificate's trust
+//! domain, or else refused (fail closed: without either there is nothing to authorize the
+//! server by).
 //!
 //! Connections are pooled by client identity and trust revision (a digest of the CA
 //! certificates), so reloaded trust material reaches new connections, and a removed CA is no
@@ -25,7 +27,10 @@ use sha2::{Digest, Sha256};
 
 use super::authorize::{LeafFacts, ServerPolicy, SpiffeIdText, authorize_server, uses_spiffe_verification};
 use super::x509::summarize;
-use super::{ClientIdentity, IdentityFuture, TlsError, TlsProvider, crypto, system_roots};
+use super::{Cause, ClientIdentity, IdentityFuture, Setting, TlsError, TlsProvider, crypto, system_roots};
+
+const CERT: Setting = Setting::ClientCertificate;
+const KEY: Setting = Setting::ClientKey;
 
 /// Files and policy of file mode.
 #[derive(Clone, Debug, Default)]
@@ -42,8 +47,17 @@ pub struct FileTlsConfig {
     pub reload_interval: Duration,
 }
 
-fn file_error(path: &Path, reason: impl Into<String>) -> TlsError {
-    TlsError::File { path: path.display().to_string(), reason: reason.into() }
+/// `problem` with the file of `setting` at `path`, caused by `source`.
+fn file_error(setting: Setting, path: &Path, problem: impl Into<String>, source: Option<Cause>) -> TlsError {
+    TlsError::File { setting, path: path.to_path_buf(), problem: problem.into(), source }
+}
+
+/// Reads every PEM certificate of the file of `setting`.
+fn read_certificates(setting: Setting, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_error(setting, path, "cannot read certificates", Some(e.into())))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_error(setting, path, "malformed PEM", Some(e.into())))
 }
 
 fn unix_now() -> i64 {
@@ -52,31 +66,23 @@ fn unix_now() -> i64 {
 
 /// Reads a PEM certificate chain; the first certificate must be valid now.
 fn load_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let chain = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_error(path, format!("cannot read certificates: {e}")))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_error(path, format!("malformed PEM: {e}")))?;
-    let leaf = chain.first().ok_or_else(|| file_error(path, "no CERTIFICATE block found"))?;
-    let summary = summarize(leaf).map_err(|e| file_error(path, e))?;
+    let error = |problem: String, source: Option<Cause>| file_error(CERT, path, problem, source);
+    let chain = read_certificates(CERT, path)?;
+    let leaf = chain.first().ok_or_else(|| error("no CERTIFICATE block found".into(), None))?;
+    let summary = summarize(leaf).map_err(|e| error("unusable certificate".into(), Some(e.into())))?;
     let now = unix_now();
     if now > summary.not_after {
-        return Err(file_error(
-            path,
-            format!("the certificate expired {} seconds ago", now - summary.not_after),
-        ));
+        return Err(error(format!("the certificate expired {} seconds ago", now - summary.not_after), None));
     }
     if now < summary.not_before {
-        return Err(file_error(path, "the certificate is not valid yet"));
+        return Err(error("the certificate is not valid yet".into(), None));
     }
     Ok(chain)
 }
 
 /// The CA certificates of `path` and their trust revision (a digest of the certificates).
 fn load_roots(path: &Path) -> Result<(RootCertStore, String), TlsError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_error(path, format!("cannot read CA certificates: {e}")))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_error(path, format!("malformed PEM: {e}")))?;
+    let certs = read_certificates(Setting::CaCertificates, path)?;
     let mut digest = Sha256::new();
     for cert in &certs {
         digest.update((cert.as_ref().len() as u64).to_le_bytes());
@@ -86,7 +92,8 @@ fn load_roots(path: &Path) -> Result<(RootCertStore, String), TlsError> {
     let mut roots = RootCertStore::empty();
     let (added, ignored) = roots.add_parsable_certificates(certs);
     if added == 0 {
-        return Err(file_error(path, format!("no usable CA certificate ({ignored} unparsable)")));
+        let problem = format!("no usable CA certificate ({ignored} unparsable)");
+        return Err(file_error(Setting::CaCertificates, path, problem, None));
     }
     Ok((roots, format!("ca:{revision}")))
 }
@@ -101,16 +108,18 @@ fn load(config: &FileTlsConfig) -> Result<ClientIdentity, TlsError> {
     let (client_auth, own_trust_domain, key) = match (&config.cert, &config.key) {
         (Some(cert_path), Some(key_path)) => {
             let chain = load_chain(cert_path)?;
+            let key_error = |problem: String, source: Cause| file_error(KEY, key_path, problem, Some(source));
             let key = PrivateKeyDer::from_pem_file(key_path)
-                .map_err(|e| file_error(key_path, format!("cannot read a private key: {e}")))?;
+                .map_err(|e| key_error("cannot read a private key".into(), e.into()))?;
             let signing = provider
                 .key_provider
                 .load_private_key(key.clone_key())
-                .map_err(|e| file_error(key_path, format!("unusable private key: {e}")))?;
-            rustls::sign::CertifiedKey::new(chain.clone(), signing).keys_match().map_err(|_| {
-                file_error(key_path, format!("this key does not belong to {}", cert_path.display()))
+                .map_err(|e| key_error("unusable private key".into(), e.into()))?;
+            rustls::sign::CertifiedKey::new(chain.clone(), signing).keys_match().map_err(|e| {
+                key_error(format!("this key does not belong to {}", cert_path.display()), e.into())
             })?;
-            let summary = summarize(&chain[0]).map_err(|e| file_error(cert_path, e))?;
+            let summary = summarize(&chain[0])
+                .map_err(|e| file_error(CERT, cert_path, "unusable certificate", Some(e.into())))?;
             let trust_domain = summary
                 .spiffe_id()
                 .and_then(|id| SpiffeIdText::parse(id).ok())
@@ -120,24 +129,23 @@ fn load(config: &FileTlsConfig) -> Result<ClientIdentity, TlsError> {
             (Some((chain, key)), trust_domain, format!("file:{fingerprint}"))
         }
         (Some(cert), None) => {
-            return Err(file_error(cert, "a client certificate needs its key: pass --tls-key"));
+            return Err(TlsError::Unpaired { given: CERT, path: cert.clone(), missing: KEY });
         }
         (None, Some(key)) => {
-            return Err(file_error(key, "a private key needs its certificate: pass --tls-cert"));
+            return Err(TlsError::Unpaired { given: KEY, path: key.clone(), missing: CERT });
         }
         (None, None) => (None, None, "anonymous".to_string()),
     };
-    let policy = ServerPolicy::new(config.server_spiffe_id.as_deref(), own_trust_domain.as_deref())
-        .map_err(TlsError::Other)?;
+    let policy = ServerPolicy::new(config.server_spiffe_id.as_deref(), own_trust_domain.as_deref())?;
     let verifier = Arc::new(FileVerifier::new(roots, provider.clone(), policy)?);
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Other(e.to_string()))?
+        .map_err(|e| TlsError::Config(e.into()))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     let client = match client_auth {
         Some((chain, key)) => {
-            builder.with_client_auth_cert(chain, key).map_err(|e| TlsError::Other(e.to_string()))?
+            builder.with_client_auth_cert(chain, key).map_err(|e| TlsError::Config(e.into()))?
         }
         None => builder.with_no_client_auth(),
     };
@@ -174,6 +182,7 @@ impl FileTls {
                     *current = (Instant::now(), identity);
                 }
                 Err(error) => {
+                    let error = crate::error::chain(&error);
                     tracing::warn!(%error, "reloading the TLS files failed; keeping the loaded certificate");
                     current.0 = Instant::now();
                 }
@@ -207,7 +216,7 @@ impl FileVerifier {
         let roots = Arc::new(roots);
         let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
             .build()
-            .map_err(|e| TlsError::Other(e.to_string()))?;
+            .map_err(|e| TlsError::Config(e.into()))?;
         Ok(FileVerifier { webpki, roots, provider, policy })
     }
 }

@@ -8,34 +8,128 @@ mod files;
 mod spiffe;
 mod x509;
 
+use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
 pub use authorize::{
-    LeafFacts, Reason, Refusal, ServerPolicy, SpiffeIdText, authorize_server, uses_spiffe_verification,
+    LeafFacts, PolicyError, Reason, Refusal, ServerPolicy, SpiffeIdError, SpiffeIdText, authorize_server,
+    uses_spiffe_verification,
 };
 pub use files::{FileTls, FileTlsConfig};
 pub use spiffe::{SpiffeConfig, SpiffeTls, endpoint as spiffe_endpoint};
-pub use x509::{CertSummary, summarize};
+pub use x509::{CertSummary, NotACertificate, summarize};
 
-/// TLS setup failures.
+/// The cause a [`TlsError`] keeps (a PEM, rustls, x509 or SPIFFE error).
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A TLS setting an error is about. Messages name settings, not the flags or fields a front
+/// end exposes them as; [`TlsError::setting`] says which one to change, so a front end can
+/// add its own name for it (the CLI adds its flag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// [`FileTlsConfig::cert`].
+    ClientCertificate,
+    /// [`FileTlsConfig::key`].
+    ClientKey,
+    /// [`FileTlsConfig::ca`].
+    CaCertificates,
+    /// `server_spiffe_id` of [`FileTlsConfig`] and [`SpiffeConfig`].
+    ServerSpiffeId,
+    /// [`SpiffeConfig::socket`].
+    SpiffeSocket,
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Setting::ClientCertificate => "the client certificate file",
+            Setting::ClientKey => "the client key file",
+            Setting::CaCertificates => "the CA certificate file",
+            Setting::ServerSpiffeId => "the expected server SPIFFE ID",
+            Setting::SpiffeSocket => "the SPIFFE Workload API socket",
+        })
+    }
+}
+
+/// TLS setup failures; each keeps its cause, where there is one, as its `source()`.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A certificate, key or CA file is unusable.
-    #[error("{path}: {reason}")]
+    #[error("{setting} {}: {problem}", path.display())]
     File {
+        /// Which file setting.
+        setting: Setting,
         /// The file.
-        path: String,
+        path: PathBuf,
         /// What is wrong with it.
-        reason: String,
+        problem: String,
+        /// The underlying error (I/O, PEM, X.509, rustls), if any.
+        #[source]
+        source: Option<Cause>,
     },
-    /// The SPIFFE Workload API could not provide an identity.
-    #[error("SPIFFE: {0}")]
-    Spiffe(String),
-    /// Anything else.
-    #[error("TLS: {0}")]
-    Other(String),
+    /// A client certificate without its key, or a key without its certificate.
+    #[error(
+        "{given} {} needs its {}, and {missing} is not set",
+        path.display(),
+        if *missing == Setting::ClientKey { "key" } else { "certificate" }
+    )]
+    Unpaired {
+        /// The setting that is set.
+        given: Setting,
+        /// Its file.
+        path: PathBuf,
+        /// The setting that is missing.
+        missing: Setting,
+    },
+    /// The expected server SPIFFE ID (or the trust domain to authorize servers by) is not
+    /// usable.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The SPIFFE Workload API socket does not exist.
+    #[error(
+        "{} {} does not exist (is the SPIRE agent running?); refusing to fall back to plaintext",
+        Setting::SpiffeSocket,
+        path.display()
+    )]
+    NoSocket {
+        /// The socket file.
+        path: PathBuf,
+    },
+    /// The SPIFFE Workload API failed, or gave no usable identity.
+    #[error("the SPIFFE Workload API at {endpoint}: {problem}")]
+    Spiffe {
+        /// The Workload API endpoint (`unix:/path`, `tcp://ip:port`).
+        endpoint: String,
+        /// What did not work.
+        problem: String,
+        /// The underlying error (gRPC, X.509-SVID, spiffe-rustls), if any.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// rustls refused to build the client configuration (protocol versions, verifier, client
+    /// certificate).
+    #[error("building the TLS client configuration")]
+    Config(#[source] Cause),
+    /// The provider of commands that make no network calls ([`Offline`]) was asked for an
+    /// identity.
+    #[error("this command makes no network calls")]
+    Offline,
+}
+
+impl TlsError {
+    /// The setting to change to fix this error, when it is one setting's.
+    pub fn setting(&self) -> Option<Setting> {
+        match self {
+            TlsError::File { setting, .. } => Some(*setting),
+            TlsError::Unpaired { missing, .. } => Some(*missing),
+            TlsError::Policy(error) => error.setting(),
+            TlsError::NoSocket { .. } | TlsError::Spiffe { .. } => Some(Setting::SpiffeSocket),
+            TlsError::Config(_) | TlsError::Offline => None,
+        }
+    }
 }
 
 /// The TLS side of a new connection: the config and the identity it presents.
@@ -79,7 +173,7 @@ pub fn system_roots() -> rustls::RootCertStore {
     roots
 }
 
-/// `--tls-mode disabled`: no client certificate. `http://` servers are reached in plain
+/// No client certificate (the CLI's `--tls-mode disabled`). `http://` servers are reached in plain
 /// text; `https://` servers with ordinary server authentication against [`system_roots`].
 pub struct ServerAuthOnly {
     identity: ClientIdentity,
@@ -90,7 +184,7 @@ impl ServerAuthOnly {
     pub fn new() -> Result<Self, TlsError> {
         let config = rustls::ClientConfig::builder_with_provider(crypto())
             .with_safe_default_protocol_versions()
-            .map_err(|e| TlsError::Other(e.to_string()))?
+            .map_err(|e| TlsError::Config(e.into()))?
             .with_root_certificates(system_roots())
             .with_no_client_auth();
         Ok(ServerAuthOnly {
@@ -115,6 +209,82 @@ pub struct Offline;
 
 impl TlsProvider for Offline {
     fn identity(&self) -> IdentityFuture<'_> {
-        Box::pin(std::future::ready(Err(TlsError::Other("this command makes no network calls".into()))))
+        Box::pin(std::future::ready(Err(TlsError::Offline)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::error::chain;
+
+    #[test]
+    fn tls_errors_name_the_setting_not_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let unpaired = FileTls::new(FileTlsConfig { cert: Some(cert.clone()), ..FileTlsConfig::default() })
+            .err()
+            .expect("a certificate without its key");
+        assert_eq!(unpaired.setting(), Some(Setting::ClientKey));
+        assert_eq!(
+            unpaired.to_string(),
+            format!(
+                "the client certificate file {} needs its key, and the client key file is not set",
+                cert.display()
+            )
+        );
+
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, "not a key").unwrap();
+        let missing = FileTls::new(FileTlsConfig {
+            cert: Some(cert.clone()),
+            key: Some(key),
+            ..FileTlsConfig::default()
+        })
+        .err()
+        .expect("a missing certificate file");
+        assert_eq!(missing.setting(), Some(Setting::ClientCertificate));
+        let text = chain(&missing);
+        assert!(
+            text.starts_with(&format!("the client certificate file {}: cannot read", cert.display())),
+            "{text}"
+        );
+        assert!(missing.source().is_some(), "the I/O error is kept: {missing:?}");
+
+        let policy = FileTls::new(FileTlsConfig {
+            server_spiffe_id: Some("spiffe://example.org".into()),
+            ..FileTlsConfig::default()
+        })
+        .err()
+        .expect("a bare trust domain as the server ID");
+        assert_eq!(policy.setting(), Some(Setting::ServerSpiffeId));
+        assert!(chain(&policy).starts_with("the expected server SPIFFE ID"), "{}", chain(&policy));
+
+        for error in [&unpaired, &missing, &policy] {
+            assert!(!chain(error).contains("--"), "a flag named: {}", chain(error));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_workload_api_socket_is_named_as_the_setting() {
+        let socket = "/nonexistent/metald/agent.sock";
+        let error = SpiffeTls::new(SpiffeConfig {
+            socket: socket.into(),
+            timeout: std::time::Duration::from_secs(1),
+            server_spiffe_id: None,
+        })
+        .await
+        .err()
+        .expect("no socket");
+        assert_eq!(error.setting(), Some(Setting::SpiffeSocket));
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "the SPIFFE Workload API socket {socket} does not exist (is the SPIRE agent running?); \
+                 refusing to fall back to plaintext"
+            )
+        );
     }
 }

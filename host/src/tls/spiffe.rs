@@ -1,8 +1,8 @@
-//! `--tls-mode spiffe`: the X.509-SVID from the SPIFFE Workload API, presented to the
-//! server, which is authorized as metald authorizes its peers: any SPIFFE ID in our trust
-//! domain (go-spiffe's `AuthorizeMemberOf`), or exactly `--server-spiffe-id`. spiffe-rustls
-//! verifies the chain and the X509-SVID leaf rules; the policy is [`super::authorize`]'s,
-//! the one file mode uses.
+//! SPIFFE mode (the CLI's `--tls-mode spiffe`): the X.509-SVID from the SPIFFE Workload API,
+//! presented to the server, which is authorized as metald authorizes its peers: any SPIFFE ID
+//! in our trust domain (go-spiffe's `AuthorizeMemberOf`), or exactly the expected server
+//! SPIFFE ID. spiffe-rustls verifies the chain and the X509-SVID leaf rules; the policy is
+//! [`super::authorize`]'s, the one file mode uses.
 //!
 //! A missing, unreachable or identity-less Workload API is an error with its cause within
 //! the configured time, never a fall back to plaintext (the Go client fell back silently).
@@ -13,7 +13,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::authorize::{ServerPolicy, SpiffeIdText};
-use super::{ClientIdentity, IdentityFuture, TlsError, TlsProvider};
+use super::{Cause, ClientIdentity, IdentityFuture, TlsError, TlsProvider};
 
 /// How long a new connection waits for rotated SVID material to be applied.
 const ROTATION_WAIT: Duration = Duration::from_secs(2);
@@ -42,8 +42,9 @@ pub fn endpoint(socket: &str) -> (String, Option<String>) {
     }
 }
 
-fn spiffe_error(endpoint: &str, reason: impl std::error::Error + 'static) -> TlsError {
-    TlsError::Spiffe(format!("Workload API at {endpoint}: {}", crate::error::chain(&reason)))
+/// `problem` with the Workload API at `endpoint`, caused by `source`.
+fn spiffe_error(endpoint: &str, problem: impl Into<String>, source: Option<Cause>) -> TlsError {
+    TlsError::Spiffe { endpoint: endpoint.to_string(), problem: problem.into(), source }
 }
 
 /// SPIFFE-mode provider: SVIDs rotate inside the source; each new connection presents the
@@ -52,6 +53,8 @@ pub struct SpiffeTls {
     source: spiffe::X509Source,
     status: spiffe_rustls::TlsStatus,
     config: Arc<rustls::ClientConfig>,
+    /// The Workload API endpoint, for errors.
+    endpoint: String,
 }
 
 impl SpiffeTls {
@@ -61,22 +64,19 @@ impl SpiffeTls {
         if let Some(path) = &path
             && !std::path::Path::new(path).exists()
         {
-            return Err(TlsError::Spiffe(format!(
-                "Workload API socket {path} does not exist (is the SPIRE agent running? set --spiffe-socket); \
-                 refusing to fall back to plaintext"
-            )));
+            return Err(TlsError::NoSocket { path: path.into() });
         }
         // One direct fetch first: it fails fast and says why (refused, no identity, ...),
         // where the source would only report that its first sync timed out.
         let probe = async { spiffe::WorkloadApiClient::connect_to(&endpoint).await?.fetch_x509_svid().await };
         match tokio::time::timeout(settings.timeout, probe).await {
             Err(_) => {
-                return Err(TlsError::Spiffe(format!(
-                    "Workload API at {endpoint}: no X.509-SVID within {:?}",
-                    settings.timeout
-                )));
+                let problem = format!("no X.509-SVID within {:?}", settings.timeout);
+                return Err(spiffe_error(&endpoint, problem, None));
             }
-            Ok(Err(error)) => return Err(spiffe_error(&endpoint, error)),
+            Ok(Err(error)) => {
+                return Err(spiffe_error(&endpoint, "fetching an X.509-SVID", Some(error.into())));
+            }
             Ok(Ok(_)) => {}
         }
         let source = spiffe::X509Source::builder()
@@ -84,14 +84,13 @@ impl SpiffeTls {
             .initial_sync_timeout(settings.timeout)
             .build()
             .await
-            .map_err(|e| spiffe_error(&endpoint, e))?;
-        let svid = source.svid().map_err(|e| spiffe_error(&endpoint, e))?;
+            .map_err(|e| spiffe_error(&endpoint, "starting the X.509 source", Some(e.into())))?;
+        let svid = source.svid().map_err(|e| spiffe_error(&endpoint, "no current SVID", Some(e.into())))?;
         let own_id = svid.spiffe_id().clone();
         // ALPN (h2, http/1.1) is set by the transport's connector.
         let builder = spiffe_rustls::mtls_client(source.clone());
         let policy =
-            ServerPolicy::new(settings.server_spiffe_id.as_deref(), Some(own_id.trust_domain().as_str()))
-                .map_err(TlsError::Spiffe)?;
+            ServerPolicy::new(settings.server_spiffe_id.as_deref(), Some(own_id.trust_domain().as_str()))?;
         let authorizer = move |peer: &spiffe::SpiffeId| {
             let verdict = SpiffeIdText::parse(&peer.to_string())
                 .map_err(|e| format!("the server's SPIFFE ID {peer} is malformed: {e}"))
@@ -104,10 +103,12 @@ impl SpiffeTls {
                 }
             }
         };
-        let (config, status) =
-            builder.authorize(authorizer).build_with_status().map_err(|e| TlsError::Spiffe(e.to_string()))?;
+        let (config, status) = builder
+            .authorize(authorizer)
+            .build_with_status()
+            .map_err(|e| spiffe_error(&endpoint, "building the TLS configuration", Some(e.into())))?;
         tracing::info!(spiffe_id = %own_id, %endpoint, "SPIFFE identity ready");
-        Ok(SpiffeTls { source, status, config: Arc::new(config) })
+        Ok(SpiffeTls { source, status, config: Arc::new(config), endpoint })
     }
 
     /// Waits until rotated material is applied to the TLS config (a brief window after each
@@ -118,12 +119,11 @@ impl SpiffeTls {
         loop {
             let Some(error) = self.status.current().error else { return Ok(()) };
             if !matches!(error.as_ref(), spiffe_rustls::Error::PendingRevision { .. }) {
-                return Err(TlsError::Spiffe(format!("no usable SVID: {error}")));
+                return Err(spiffe_error(&self.endpoint, "no usable SVID", Some(Box::new(error))));
             }
             if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
-                return Err(TlsError::Spiffe(format!(
-                    "rotated SVID not applied within {ROTATION_WAIT:?}: {error}"
-                )));
+                let problem = format!("rotated SVID not applied within {ROTATION_WAIT:?}");
+                return Err(spiffe_error(&self.endpoint, problem, Some(Box::new(error))));
             }
         }
     }
@@ -133,8 +133,10 @@ impl SpiffeTls {
     /// A digest of the current trust bundles: when a bundle changes (an authority added or
     /// withdrawn), new requests get new connections, verified against the new bundles.
     fn trust_revision(&self) -> Result<String, TlsError> {
-        let bundles =
-            self.source.bundle_set().map_err(|e| TlsError::Spiffe(format!("no trust bundle: {e}")))?;
+        let bundles = self
+            .source
+            .bundle_set()
+            .map_err(|e| spiffe_error(&self.endpoint, "no trust bundle", Some(e.into())))?;
         let mut domains: Vec<_> = bundles.iter().collect();
         domains.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         let mut digest = Sha256::new();
@@ -157,7 +159,10 @@ impl TlsProvider for SpiffeTls {
     fn identity(&self) -> IdentityFuture<'_> {
         Box::pin(async move {
             self.ready().await?;
-            let svid = self.source.svid().map_err(|e| TlsError::Spiffe(format!("no current SVID: {e}")))?;
+            let svid = self
+                .source
+                .svid()
+                .map_err(|e| spiffe_error(&self.endpoint, "no current SVID", Some(e.into())))?;
             // The pool key includes the certificate: after a rotation, new connections
             // (presenting the new SVID) are used, never connections made with the old one.
             let digest: String =

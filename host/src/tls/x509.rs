@@ -31,10 +31,14 @@ impl CertSummary {
     }
 }
 
+/// DER bytes that are not an X.509 certificate.
+#[derive(Debug, thiserror::Error)]
+#[error("not an X.509 certificate")]
+pub struct NotACertificate(#[source] x509_parser::nom::Err<x509_parser::error::X509Error>);
+
 /// Parses a DER certificate.
-pub fn summarize(cert: &CertificateDer<'_>) -> Result<CertSummary, String> {
-    let (_, parsed) =
-        X509Certificate::from_der(cert.as_ref()).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+pub fn summarize(cert: &CertificateDer<'_>) -> Result<CertSummary, NotACertificate> {
+    let (_, parsed) = X509Certificate::from_der(cert.as_ref()).map_err(NotACertificate)?;
     let mut uris = Vec::new();
     let mut has_dns_or_ip = false;
     if let Ok(Some(san)) = parsed.subject_alternative_name() {

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use metald_proto::server_url::{self, ServerUrlError};
+
 /// One allowed destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AllowedHost {
@@ -13,53 +15,79 @@ pub struct AllowedHost {
     pub port: Option<u16>,
 }
 
-/// Why an allow-list entry did not parse.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid --allow-host {entry:?}: {reason}")]
-pub struct AllowError {
-    entry: String,
-    reason: String,
+/// Why an allow-list entry or a server URL cannot be an allow-list entry.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AllowError {
+    /// An allow-list entry ([`AllowedHost::parse`]).
+    #[error("invalid allow-list entry {entry:?}: {problem}")]
+    Entry {
+        /// The entry as given.
+        entry: String,
+        /// What is wrong with it.
+        problem: EntryProblem,
+    },
+    /// A server URL ([`AllowedHost::for_server`]) that the component's parser refuses
+    /// (`metald_proto::server_url`; the message quotes the URL).
+    #[error("invalid server URL: {0}")]
+    Server(#[source] ServerUrlError),
+}
+
+/// What is wrong with an allow-list entry.
+#[derive(Clone, Copy, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EntryProblem {
+    /// A scheme other than `http` or `https`.
+    #[error("the scheme must be http or https")]
+    Scheme,
+    /// A path, query, fragment, user info or wildcard, or nothing at all.
+    #[error("expected scheme://host:port, host:port or host; paths and wildcards are not allowed")]
+    Shape,
+    /// A port that is not a number 1-65535.
+    #[error("the port must be a number 1-65535")]
+    Port,
+    /// An empty host, or port 0.
+    #[error("the host and port must not be empty or zero")]
+    Empty,
 }
 
 impl AllowedHost {
     /// Parses `scheme://host[:port]`, `host:port` or `host`.
     pub fn parse(entry: &str) -> Result<AllowedHost, AllowError> {
-        let error = |reason: &str| AllowError { entry: entry.into(), reason: reason.into() };
+        AllowedHost::parse_origin(entry).map_err(|problem| AllowError::Entry { entry: entry.into(), problem })
+    }
+
+    fn parse_origin(entry: &str) -> Result<AllowedHost, EntryProblem> {
         let (scheme, rest) = match entry.split_once("://") {
             Some((scheme @ ("http" | "https"), rest)) => (Some(scheme.to_string()), rest),
-            Some(_) => return Err(error("the scheme must be http or https")),
+            Some(_) => return Err(EntryProblem::Scheme),
             None => (None, entry),
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.is_empty() || rest.contains(['/', '?', '#', '@', '*']) {
-            return Err(error(
-                "expected scheme://host:port, host:port or host; paths and wildcards are not allowed",
-            ));
+            return Err(EntryProblem::Shape);
         }
         let (host, port) = match rest.rsplit_once(':') {
             Some((host, port)) if !port.contains(']') => {
-                (host, Some(port.parse::<u16>().map_err(|_| error("the port must be a number 1-65535"))?))
+                (host, Some(port.parse::<u16>().map_err(|_| EntryProblem::Port)?))
             }
             _ => (rest, None),
         };
         if host.is_empty() || port == Some(0) {
-            return Err(error("the host and port must not be empty or zero"));
+            return Err(EntryProblem::Empty);
         }
         Ok(AllowedHost { scheme, host: host.to_ascii_lowercase(), port })
     }
 
     /// The entry of a server URL (`scheme://host[:port][/prefix]`): its scheme, host and
-    /// port. A path prefix (`/metald`, which the component keeps in every request's path) is
-    /// not part of the entry; the component checks the rest of the URL itself.
+    /// port, as the component reads the URL (`metald_proto::server_url::parse`, the parser
+    /// behind the component's `endpoint.parse-server-url`). A path prefix (`/metald`, which
+    /// the component keeps in every request's path) is not part of the entry.
     pub fn for_server(url: &str) -> Result<AllowedHost, AllowError> {
-        let origin = match url.split_once("://") {
-            Some((scheme, rest)) => {
-                let authority = rest.split('/').next().unwrap_or_default();
-                format!("{scheme}://{authority}")
-            }
-            None => url.split('/').next().unwrap_or_default().to_string(),
-        };
-        AllowedHost::parse(&origin).map_err(|e| AllowError { entry: url.into(), reason: e.reason })
+        let server = server_url::parse(url).map_err(AllowError::Server)?;
+        Ok(AllowedHost {
+            scheme: Some(server.scheme.as_str().into()),
+            host: server.host,
+            port: Some(server.port),
+        })
     }
 
     fn matches(&self, scheme: &str, host: &str, port: u16) -> bool {
@@ -137,8 +165,18 @@ mod tests {
 
     #[test]
     fn rejects_paths_wildcards_and_bad_ports() {
-        for entry in ["ftp://x", "h/path", "*.example.org", "h:0", "h:99999", "", "http://"] {
-            assert!(AllowedHost::parse(entry).is_err(), "{entry}");
+        for (entry, problem) in [
+            ("ftp://x", EntryProblem::Scheme),
+            ("h/path", EntryProblem::Shape),
+            ("*.example.org", EntryProblem::Shape),
+            ("h:0", EntryProblem::Empty),
+            ("h:99999", EntryProblem::Port),
+            ("", EntryProblem::Shape),
+            ("http://", EntryProblem::Shape),
+        ] {
+            let error = AllowedHost::parse(entry).unwrap_err();
+            assert_eq!(error, AllowError::Entry { entry: entry.into(), problem }, "{entry}");
+            assert!(error.to_string().starts_with("invalid allow-list entry"), "{error}");
         }
     }
 
@@ -167,7 +205,9 @@ mod tests {
         }
         assert_eq!(AllowedHost::for_server("https://Metald:8443").unwrap().host, "metald");
         for bad in ["ftp://h/x", "http:///metald", "http://h:0/x", "http://*.h/x"] {
-            assert!(AllowedHost::for_server(bad).is_err(), "{bad}");
+            let error = AllowedHost::for_server(bad).unwrap_err();
+            assert!(matches!(error, AllowError::Server(_)), "{bad}: {error:?}");
+            assert!(error.to_string().starts_with("invalid server URL: \""), "{error}");
         }
         // An --allow-host entry still has no path: it would read as a path restriction.
         assert!(AllowedHost::parse("http://127.0.0.1:8080/metald").is_err());

@@ -1,11 +1,8 @@
-//! Response bodies with a between-bytes timeout, the heartbeat that tells the runaway check
-//! a component is waiting for I/O rather than computing, and a connector that bounds
-//! connect + TLS and counts connections.
+//! Response bodies with a between-bytes timeout, and the heartbeat that tells the runaway
+//! check a component is waiting for I/O rather than computing.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -15,7 +12,6 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
-use super::Counters;
 use crate::limits::Activity;
 
 /// How often a component blocked on I/O is recorded as active. The runaway check stops a
@@ -102,54 +98,5 @@ impl Body for GuardedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.incoming.size_hint()
-    }
-}
-
-/// Wraps a connector: bounds the whole connection setup (TCP and TLS) and counts successes.
-#[derive(Clone)]
-pub struct CountingConnector<C> {
-    inner: C,
-    timeout: Duration,
-    counters: Arc<Counters>,
-}
-
-impl<C> CountingConnector<C> {
-    pub(super) fn new(inner: C, timeout: Duration, counters: Arc<Counters>) -> Self {
-        CountingConnector { inner, timeout, counters }
-    }
-}
-
-/// Error of a connection setup that took too long.
-#[derive(Debug, thiserror::Error)]
-#[error("connection setup (TCP and TLS) took longer than {0:?}")]
-pub struct SetupTimeout(pub Duration);
-
-impl<C> tower::Service<http::Uri> for CountingConnector<C>
-where
-    C: tower::Service<http::Uri> + Send,
-    C::Future: Send + 'static,
-    C::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    C::Response: Send + 'static,
-{
-    type Response = C::Response;
-    type Error = Box<dyn std::error::Error + Send + Sync>;
-    type Future = Pin<Box<dyn Future<Output = Result<C::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let connecting = self.inner.call(uri);
-        let timeout = self.timeout;
-        let counters = self.counters.clone();
-        Box::pin(async move {
-            let connection = tokio::time::timeout(timeout, connecting)
-                .await
-                .map_err(|_| Box::new(SetupTimeout(timeout)) as Self::Error)?
-                .map_err(Into::into)?;
-            counters.connections.fetch_add(1, Ordering::Relaxed);
-            Ok(connection)
-        })
     }
 }

@@ -27,7 +27,7 @@ use std::io::ErrorKind;
 use h2::Reason;
 use wasmtime_wasi_http::Error as HttpError;
 
-use super::body::SetupTimeout;
+use super::connector::SetupTimeout;
 
 pub use crate::error::chain;
 

@@ -1,10 +1,14 @@
-//! The component's outbound HTTP: our own `WasiHttpHooks::send_request` over pooled
-//! hyper-util clients, one per client identity. HTTP/2 by ALPN over TLS, h2c by prior
-//! knowledge as an option for `http://`, HTTP/1.1 otherwise; connect and TLS handshake
-//! timeouts; an allow-list.
+//! The component's outbound HTTP, in two parts, as wasmtime's `WasiHttpHooks::send_request`
+//! separates them: the hook ([`Hooks`], `hooks.rs`) applies the outbound policy (the
+//! allow-list, `allow.rs`) and records one tracing span per request; the [`Transport`]
+//! below only connects and sends: pooled hyper-util clients, one per client identity,
+//! HTTP/2 by ALPN over TLS, h2c by prior knowledge as an option for `http://`, HTTP/1.1
+//! otherwise, connect and TLS handshake timeouts (`connector.rs`), guarded response bodies
+//! (`body.rs`) and the table of failures (`errors.rs`).
 
 mod allow;
 mod body;
+mod connector;
 mod errors;
 mod hooks;
 
@@ -13,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use allow::{AllowError, AllowList, AllowedHost};
+pub use allow::{AllowError, AllowList, AllowedHost, EntryProblem};
 use errors::{Cause, Phase};
 pub use hooks::Hooks;
 use hyper_util::client::legacy::Client;
@@ -29,7 +33,8 @@ use crate::tls::{ClientIdentity, TlsProvider};
 pub struct TransportConfig {
     /// TLS identity and trust.
     pub tls: Arc<dyn TlsProvider>,
-    /// Where the component may connect.
+    /// Where the component may connect: the outbound policy, applied by the wasi-http hook
+    /// ([`Hooks`]) before the transport sees a request.
     pub allow: AllowList,
     /// TCP connect timeout.
     pub connect_timeout: Duration,
@@ -76,15 +81,15 @@ struct Counters {
 /// A snapshot of the transport's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TransportStats {
-    /// Requests the component made.
+    /// Requests the component made (counted at the hook, denied ones included).
     pub requests: u64,
-    /// Requests refused by the allow-list.
+    /// Requests refused by the outbound policy (the allow-list).
     pub denied: u64,
     /// Connections opened (TCP, plus TLS where used).
     pub connections: u64,
 }
 
-type Connector = body::CountingConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
+type Connector = connector::CountingConnector<hyper_rustls::HttpsConnector<HttpConnector>>;
 type PooledClient = Client<Connector, WasiBody>;
 
 /// The connection pool of an identity: who we are and whom we trust.
@@ -103,11 +108,6 @@ impl Transport {
     /// A transport with no connections yet.
     pub fn new(config: TransportConfig) -> Arc<Self> {
         Arc::new(Transport { config, pools: Mutex::new(HashMap::new()), counters: Arc::default() })
-    }
-
-    /// The settings.
-    pub fn config(&self) -> &TransportConfig {
-        &self.config
     }
 
     /// Current counters.
@@ -149,7 +149,7 @@ impl Transport {
             .enable_http1()
             .enable_http2()
             .wrap_connector(tcp);
-        let connector = body::CountingConnector::new(
+        let connector = connector::CountingConnector::new(
             https,
             self.config.connect_timeout + self.config.tls_handshake_timeout,
             self.counters.clone(),
@@ -171,30 +171,20 @@ impl Transport {
     }
 
     /// Sends one request for a component and returns the response with its body guarded
-    /// by the between-bytes timeout.
+    /// by the between-bytes timeout. Whether the request may go out at all was decided by
+    /// the hook ([`Hooks`]); the transport sends whatever it is given.
     pub async fn send(
         &self,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         activity: Activity,
     ) -> Result<http::Response<WasiBody>, HttpError> {
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        activity.touch();
-        if !self.config.allow.allows(request.uri()) {
-            self.counters.denied.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                destination = %request.uri(),
-                allowed = ?self.config.allow.entries().iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "outbound request denied: not on the allow-list"
-            );
-            return Err(errors::code(&Cause::Denied, Phase::Connect));
-        }
         let identity = self
             .config
             .tls
             .identity()
             .await
-            .map_err(|e| errors::code(&Cause::NoIdentity(e.to_string()), Phase::Connect))?;
+            .map_err(|e| errors::code(&Cause::NoIdentity(errors::chain(&e)), Phase::Connect))?;
         let client = self.client(&identity);
         // A connection whose response just ended goes back to the pool in a task of its
         // own; let it run first, so a sequential caller reuses it instead of racing a new

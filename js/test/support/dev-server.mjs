@@ -22,7 +22,7 @@ export async function startDevServer(args = []) {
   if (!existsSync(hostBin)) {
     throw new Error(
       `metald-host not found at ${hostBin}: build it from the repository root with ` +
-        '`cargo build -p metald-host`, or set METALD_HOST_BIN',
+        '`cargo build -p metald-host-cli`, or set METALD_HOST_BIN',
     );
   }
   const fullArgs = ['dev-server', '--listen', '127.0.0.1:0'];

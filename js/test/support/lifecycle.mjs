@@ -1,5 +1,5 @@
 // The VM lifecycle every transport must carry: builder + template, validation, create, boot,
-// info, list with pagination, pause, resume, reboot, shutdown, delete, and a not-found.
+// info, list with pagination, pause, resume, reboot, shutdown, delete, and a not_found.
 
 import assert from 'node:assert/strict';
 
@@ -52,7 +52,7 @@ export function runLifecycle(metald) {
   }
   assert.ok(Array.isArray(issues), 'validateConfig throws the list of issues');
   assert.deepEqual(issues.map((issue) => issue.field).sort(), ['cpu.vcpu-count', 'storage[1].path']);
-  const refused = expectMetaldError(() => client.createVm(badConfig), 'invalid-config', 'invalid-argument');
+  const refused = expectMetaldError(() => client.createVm(badConfig), 'invalid-config', 'invalid_argument');
   assert.deepEqual(refused.issues.map((issue) => issue.field).sort(), ['cpu.vcpu-count', 'storage[1].path']);
   assert.equal(client.listVms(noPage).totalCount, 0, 'nothing was sent for the bad config');
 
@@ -95,8 +95,8 @@ export function runLifecycle(metald) {
   for (const id of ids) assert.deepEqual(client.deleteVm({ vmId: id, force: false }), { success: true });
   assert.equal(client.listVms(noPage).totalCount, 0);
 
-  // Not found: a Connect error with code not-found.
-  const missing = expectMetaldError(() => client.getVmInfo(created.vmId), 'connect', 'not-found');
+  // Not found: a Connect error with code not_found.
+  const missing = expectMetaldError(() => client.getVmInfo(created.vmId), 'connect', 'not_found');
   assert.equal(missing.httpStatus, 404);
   assert.match(missing.message, new RegExp(created.vmId));
 }

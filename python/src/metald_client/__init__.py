@@ -9,7 +9,8 @@ wasmtime-py and exposes it with Python types:
 * :func:`parse_config_file`, :func:`render_config_file`, :mod:`metald_client.config_file`;
 * :class:`Client` -- ``create_vm``, ``boot_vm``, ``get_vm_info``, ``list_vms``,
   ``list_all_vms``, ``pause_vm``, ``resume_vm``, ``reboot_vm``, ``shutdown_vm``, ``delete_vm``;
-* :mod:`metald_client.codec` -- Connect encoding/decoding for your own HTTP client.
+* :mod:`metald_client.codec` -- Connect encoding/decoding for your own HTTP client;
+* :func:`parse_server_url` -- a server URL taken apart as the client reads it.
 
 Values are the dataclasses and enums of :mod:`metald_client.types`; failures raise the
 :class:`MetaldError` hierarchy of :mod:`metald_client.errors`.
@@ -24,10 +25,11 @@ Example::
         client.boot_vm(vm.vm_id)
 """
 
-from . import codec, config_file, errors, types
+from . import codec, config_file, endpoint, errors, types
 from .builder import VmConfigBuilder
 from .client import Client
 from .config_file import parse_config_file, render_config_file
+from .endpoint import parse_server_url
 from .errors import (
     ComponentTrapError,
     ConnectError,
@@ -58,6 +60,8 @@ from .types import (
     NetworkMode,
     RateLimit,
     RpcMethod,
+    Scheme,
+    ServerUrl,
     StateChangeResponse,
     StorageDevice,
     Template,
@@ -99,6 +103,8 @@ __all__ = [
     "RateLimit",
     "RpcMethod",
     "Runtime",
+    "Scheme",
+    "ServerUrl",
     "StateChangeResponse",
     "StorageDevice",
     "Template",
@@ -115,9 +121,11 @@ __all__ = [
     "config_file",
     "config_issues",
     "default_component_path",
+    "endpoint",
     "errors",
     "get_runtime",
     "parse_config_file",
+    "parse_server_url",
     "parse_template",
     "render_config_file",
     "template_config",

@@ -22,6 +22,7 @@ __all__ = [
     "BootConfig",
     "BootVmResponse",
     "ClientOptions",
+    "CodeInfo",
     "Codec",
     "ConnectError",
     "ConsoleConfig",
@@ -84,6 +85,8 @@ __all__ = [
     "RpcResponseRebootVm",
     "RpcResponseResumeVm",
     "RpcResponseShutdownVm",
+    "Scheme",
+    "ServerUrl",
     "ShutdownVmRequest",
     "ShutdownVmResponse",
     "StateChangeResponse",
@@ -1968,6 +1971,81 @@ T_HTTP_RESPONSE = _m.Record(
 )
 
 
+@dataclass
+class CodeInfo:
+    """One Connect code.
+
+    WIT: record ``code-info`` of ``metald:client/errors@0.1.0``.
+    """
+
+    code: ErrorCode = ErrorCode.CANCELED
+    """The code."""
+    name: str = ""
+    """Its Connect name, lower case with ``_``: ``not_found``, ``deadline_exceeded``. This is the
+    spelling to show and to accept (the WIT case names use ``-`` instead)."""
+    number: int = 0
+    """Its gRPC number, 1 (``canceled``) to 16 (``unauthenticated``)."""
+
+
+T_CODE_INFO = _m.Record(
+    CodeInfo,
+    "code-info",
+    (
+        _m.Field("code", "code", T_ERROR_CODE),
+        _m.Field("name", "name", _m.STRING),
+        _m.Field("number", "number", _m.U32),
+    ),
+)
+
+
+class Scheme(WitEnum):
+    """``http`` or ``https``.
+
+    WIT: enum ``scheme`` of ``metald:client/endpoint@0.1.0``.
+    """
+
+    HTTP = "http"
+    """Plain HTTP; default port 80."""
+    HTTPS = "https"
+    """HTTP over TLS; default port 443."""
+
+
+T_SCHEME = _m.Enum(Scheme, "scheme", ("http", "https"))
+
+
+@dataclass
+class ServerUrl:
+    """A server URL that parsed: ``http[s]://host[:port][/prefix]``.
+
+    WIT: record ``server-url`` of ``metald:client/endpoint@0.1.0``.
+    """
+
+    scheme: Scheme = Scheme.HTTP
+    """The scheme (lower case in the URL: ``HTTP://`` is refused)."""
+    authority: str = ""
+    """``host[:port]`` as written; requests go to ``scheme://authority/prefix/…``."""
+    host: str = ""
+    """The host in lower case: a name, an IPv4 address, or an IPv6 address in brackets
+    (``[::1]``)."""
+    port: int = 0
+    """The port written in the URL, else the scheme's default (80 or 443); 1 to 65535."""
+    path_prefix: str = ""
+    """The path prefix without a trailing ``/`` (``/gateway/metald``); empty for none."""
+
+
+T_SERVER_URL = _m.Record(
+    ServerUrl,
+    "server-url",
+    (
+        _m.Field("scheme", "scheme", T_SCHEME),
+        _m.Field("authority", "authority", _m.STRING),
+        _m.Field("host", "host", _m.STRING),
+        _m.Field("port", "port", _m.U16),
+        _m.Field("path-prefix", "path_prefix", _m.STRING),
+    ),
+)
+
+
 TYPES: dict[tuple[str, str], _m.Type] = {
     ("metald:client/types@0.1.0", "string-map"): T_STRING_MAP,
     ("metald:client/types@0.1.0", "vm-state"): T_VM_STATE,
@@ -2078,6 +2156,13 @@ TYPES: dict[tuple[str, str], _m.Type] = {
     ("metald:client/client@0.1.0", "reboot-vm-response"): T_REBOOT_VM_RESPONSE,
     ("metald:client/client@0.1.0", "get-vm-info-response"): T_GET_VM_INFO_RESPONSE,
     ("metald:client/client@0.1.0", "list-vms-response"): T_LIST_VMS_RESPONSE,
+    ("metald:client/errors@0.1.0", "error"): T_ERROR,
+    ("metald:client/errors@0.1.0", "error-code"): T_ERROR_CODE,
+    ("metald:client/errors@0.1.0", "validation-issue"): T_VALIDATION_ISSUE,
+    ("metald:client/errors@0.1.0", "code-info"): T_CODE_INFO,
+    ("metald:client/endpoint@0.1.0", "error"): T_ERROR,
+    ("metald:client/endpoint@0.1.0", "scheme"): T_SCHEME,
+    ("metald:client/endpoint@0.1.0", "server-url"): T_SERVER_URL,
 }
 """Every named type of the exported interfaces, by (interface, WIT name)."""
 
@@ -3226,6 +3311,133 @@ def client_list_all_vms(
     return result
 
 
+F_ERRORS_CODES = _m.Func("metald:client/errors@0.1.0", "codes", (), _m.List(T_CODE_INFO))
+
+
+def errors_codes(caller: _m.Caller) -> list[CodeInfo]:
+    """Calls ``codes`` of ``metald:client/errors@0.1.0``.
+
+    All 16 Connect codes in gRPC number order (``canceled`` = 1 first): the whole table, for a
+    host to read once.
+    """
+    result: list[CodeInfo] = caller.call(F_ERRORS_CODES)
+    return result
+
+
+F_ERRORS_CODE_NAME = _m.Func(
+    "metald:client/errors@0.1.0",
+    "code-name",
+    (_m.Field("code", "code", T_ERROR_CODE),),
+    _m.STRING,
+)
+
+
+def errors_code_name(caller: _m.Caller, code: ErrorCode | str) -> str:
+    """Calls ``code-name`` of ``metald:client/errors@0.1.0``.
+
+    The Connect name of a code: ``not-found`` → ``not_found``.
+    """
+    result: str = caller.call(F_ERRORS_CODE_NAME, code)
+    return result
+
+
+F_ERRORS_CODE_FROM_NAME = _m.Func(
+    "metald:client/errors@0.1.0",
+    "code-from-name",
+    (_m.Field("name", "name", _m.STRING),),
+    _m.Option(T_ERROR_CODE),
+)
+
+
+def errors_code_from_name(caller: _m.Caller, name: str) -> ErrorCode | None:
+    """Calls ``code-from-name`` of ``metald:client/errors@0.1.0``.
+
+    The code of a Connect name (``not_found`` → ``not-found``); ``none`` for anything else,
+    including other spellings (``NOT_FOUND``, ``not-found``) and ``ok``.
+    """
+    result: ErrorCode | None = caller.call(F_ERRORS_CODE_FROM_NAME, name)
+    return result
+
+
+F_ERRORS_CODE_FROM_HTTP_STATUS = _m.Func(
+    "metald:client/errors@0.1.0",
+    "code-from-http-status",
+    (_m.Field("status", "status", _m.U16),),
+    T_ERROR_CODE,
+)
+
+
+def errors_code_from_http_status(caller: _m.Caller, status: int) -> ErrorCode:
+    """Calls ``code-from-http-status`` of ``metald:client/errors@0.1.0``.
+
+    The code a Connect client infers from an HTTP status when a response carries no Connect
+    error: 400 ``internal``, 401 ``unauthenticated``, 403 ``permission-denied``, 404
+    ``unimplemented``, 429/502/503/504 ``unavailable``, anything else ``unknown``
+    (connectrpc.com/docs/protocol, "HTTP to Error Code").
+    """
+    result: ErrorCode = caller.call(F_ERRORS_CODE_FROM_HTTP_STATUS, status)
+    return result
+
+
+F_ERRORS_DESCRIBE = _m.Func(
+    "metald:client/errors@0.1.0",
+    "describe",
+    (_m.Field("error", "error", T_ERROR),),
+    _m.STRING,
+)
+
+
+def errors_describe(caller: _m.Caller, error: Error) -> str:
+    """Calls ``describe`` of ``metald:client/errors@0.1.0``.
+
+    One line for people:
+    - ``connect`` and ``transport``: ``<code name>: <message>`` (``not_found: VM not found:
+      ud-…``);
+    - ``invalid-config``: ``invalid config: `` then ``describe-issues``;
+    - ``other``: the text itself.
+    """
+    result: str = caller.call(F_ERRORS_DESCRIBE, error)
+    return result
+
+
+F_ERRORS_DESCRIBE_ISSUES = _m.Func(
+    "metald:client/errors@0.1.0",
+    "describe-issues",
+    (_m.Field("issues", "issues", _m.List(T_VALIDATION_ISSUE)),),
+    _m.STRING,
+)
+
+
+def errors_describe_issues(caller: _m.Caller, issues: list[ValidationIssue]) -> str:
+    """Calls ``describe-issues`` of ``metald:client/errors@0.1.0``.
+
+    Validation issues as ``<field>: <message>`` joined with ``; `` (``cpu: missing; boot:
+    missing``), in order; empty for no issues.
+    """
+    result: str = caller.call(F_ERRORS_DESCRIBE_ISSUES, issues)
+    return result
+
+
+F_ENDPOINT_PARSE_SERVER_URL = _m.Func(
+    "metald:client/endpoint@0.1.0",
+    "parse-server-url",
+    (_m.Field("url", "url", _m.STRING),),
+    _m.Result(T_SERVER_URL, T_ERROR),
+)
+
+
+def endpoint_parse_server_url(caller: _m.Caller, url: str) -> ServerUrl:
+    """Calls ``parse-server-url`` of ``metald:client/endpoint@0.1.0``.
+
+    Parses a server URL. The forms: ``http://`` or ``https://``, then a host (letters, digits,
+    ``-._%``, or a bracketed IPv6 address), an optional port from 1 to 65535, and an optional
+    path prefix without query or fragment. Anything else is ``invalid-config`` with one issue
+    whose field is ``server``, the same issue ``client.open`` reports for that URL.
+    """
+    result: ServerUrl = caller.call(F_ENDPOINT_PARSE_SERVER_URL, url)
+    return result
+
+
 FUNCS: tuple[_m.Func, ...] = (
     F_TEMPLATES_TEMPLATE_CONFIG,
     F_TEMPLATES_PARSE_TEMPLATE,
@@ -3278,5 +3490,12 @@ FUNCS: tuple[_m.Func, ...] = (
     F_CLIENT_GET_VM_INFO,
     F_CLIENT_LIST_VMS,
     F_CLIENT_LIST_ALL_VMS,
+    F_ERRORS_CODES,
+    F_ERRORS_CODE_NAME,
+    F_ERRORS_CODE_FROM_NAME,
+    F_ERRORS_CODE_FROM_HTTP_STATUS,
+    F_ERRORS_DESCRIBE,
+    F_ERRORS_DESCRIBE_ISSUES,
+    F_ENDPOINT_PARSE_SERVER_URL,
 )
 """Every export, in WIT order."""

@@ -128,7 +128,8 @@ class Runtime:
         shared instance (replaced after a trap).
 
         Returns the lifted result (of a ``result``, the ``ok`` payload); an ``err`` payload is
-        raised as a :class:`~metald_client.MetaldError`.
+        raised as a :class:`~metald_client.MetaldError` whose text is the component's
+        ``errors.describe`` of it (asked of the same instance).
         """
         shared = self._shared
         if shared is None or shared.poisoned:
@@ -176,7 +177,8 @@ class _Instance:
         if isinstance(result, Result):
             ok, payload = result.split(raw)
             if not ok:
-                raise error_from_wit(payload)
+                # Worded by this instance's ``errors.describe``: the text every host shows.
+                raise error_from_wit(payload, self)
             return payload
         return None if result is None else result.lift(raw)
 

@@ -56,5 +56,7 @@ def _issue_text(issue: ValidationIssue) -> str:
     return f"{issue.field}: {issue.message}" if issue.field else issue.message
 
 
-# An issue reads as ``storage[0].path: must not be empty`` (as InvalidConfigError joins them).
+# An issue reads as ``storage[0].path: must not be empty``, as in the component's
+# ``errors.describe-issues`` (which InvalidConfigError's text comes from); this one is worded
+# here because an issue has no component at hand.
 ValidationIssue.__str__ = _issue_text  # type: ignore[assignment,method-assign]

@@ -1,4 +1,4 @@
-//! The commands: each one goes through the component.
+//! metald-cli's commands: each one goes through the component.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -7,19 +7,19 @@ use metald_host::bindings::types::*;
 use metald_host::{Client, Runtime};
 use serde_json::json;
 
-use super::args::{Cli, Command, StateArg};
-use super::output::{self, state_name};
-use super::{CliError, connection, vm_config};
+use crate::args::{Cli, Command, StateArg};
+use crate::connection::{self, Connection};
+use crate::error::CliError;
+use crate::output::{self, state_name};
+use crate::vm_config;
 
-/// Runs the parsed command line; results go to stdout.
-pub async fn run(cli: Cli) -> Result<(), CliError> {
+/// Runs one of metald-cli's commands; results go to stdout.
+pub async fn run(cli: &Cli, connection: &Connection) -> Result<(), CliError> {
     let as_json = cli.json.unwrap_or(false);
     match &cli.command {
-        Command::DevServer(args) => super::dev_server::run(args, &cli.connection).await,
-        Command::Run(args) => super::run::run(&cli, args).await,
-        Command::ConfigGen => config_gen(&cli).await,
-        Command::ConfigValidate { file } => config_validate(&cli, file.as_deref(), as_json).await,
-        _ => remote(&cli, as_json).await,
+        Command::ConfigGen => config_gen(cli).await,
+        Command::ConfigValidate { file } => config_validate(cli, file.as_deref(), as_json).await,
+        _ => remote(cli, connection, as_json).await,
     }
 }
 
@@ -29,9 +29,9 @@ fn offline_runtime() -> Result<Runtime, CliError> {
 }
 
 /// A runtime and client for the configured server.
-pub async fn client(cli: &Cli) -> Result<(Runtime, Client), CliError> {
-    let runtime = connection::runtime(connection::transport(&cli.connection).await?)?;
-    let client = runtime.client(connection::client_options(&cli.connection)).await?;
+async fn client(connection: &Connection) -> Result<(Runtime, Client), CliError> {
+    let runtime = connection::runtime(connection.transport().await?)?;
+    let client = runtime.client(connection.client_options()).await?;
     Ok((runtime, client))
 }
 
@@ -50,8 +50,8 @@ fn warn_ignored_id(vm_id: &Option<String>) {
     }
 }
 
-async fn remote(cli: &Cli, as_json: bool) -> Result<(), CliError> {
-    let (runtime, mut client) = client(cli).await?;
+async fn remote(cli: &Cli, connection: &Connection, as_json: bool) -> Result<(), CliError> {
+    let (runtime, mut client) = client(connection).await?;
     match &cli.command {
         Command::Create { vm_id } => {
             warn_ignored_id(vm_id);
@@ -94,7 +94,7 @@ async fn remote(cli: &Cli, as_json: bool) -> Result<(), CliError> {
         Command::List { states } => {
             let filter: Vec<VmState> = states.iter().map(|s| state_of(*s)).collect();
             let vms = client.list_all_vms(&filter).await.map_err(failed("Failed to list VMs"))?;
-            print(&output::list(&vms, &connection::tenant(&cli.connection), as_json)?);
+            print(&output::list(&vms, &connection.tenant, as_json)?);
         }
         Command::Pause { vm_id } => {
             let r = client.pause_vm(vm_id).await.map_err(failed("Failed to pause VM"))?;

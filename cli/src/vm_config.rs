@@ -8,8 +8,9 @@ use metald_host::bindings::types::{Error as SdkError, VmConfig};
 use metald_host::{Error, Instance};
 use wasmtime::component::ResourceAny;
 
-use super::args::VmArgs;
-use super::{CliError, output};
+use crate::args::VmArgs;
+use crate::error::CliError;
+use crate::output;
 
 const MIB: i64 = 1 << 20;
 

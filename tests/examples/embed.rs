@@ -4,7 +4,7 @@
 //! [`metald_host::Client`]; the config comes from the component's templates.
 //!
 //! ```sh
-//! cargo run -p metald-host --example embed
+//! cargo run -p metald-e2e --example embed
 //! ```
 
 use metald_host::bindings::templates::Template;

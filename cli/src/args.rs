@@ -1,13 +1,20 @@
 //! Command-line arguments: metald-cli's flags and commands (wire facts §11), accepted in Go
 //! style too (`-template=high-cpu`), before or after the command. Every flag value is read
-//! as Go's `flag` package reads it ([`super::goflag`]).
+//! as Go's `flag` package reads it ([`crate::goflag`]). Flags that metald-cli also reads from
+//! `UNKEY_METALD_*` variables name them with clap's `env`: flag, then variable, then default.
+//!
+//! This module depends on no other command module: `connection` resolves these
+//! arguments, and the commands receive the result.
 
+use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use metald_devserver::FaultSpec;
 
-use super::goflag;
+use crate::goflag;
 
 /// metald client: VM lifecycle calls through the metald client component.
 #[derive(Debug, Parser)]
@@ -30,25 +37,60 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Where the server is, who we are, and how TLS is done.
+/// Where the server is, who we are, and how TLS is done: read as metald-cli reads them (the
+/// flag, else the non-empty variable, else the default) and resolved once by
+/// `connection::Connection::resolve`.
 #[derive(Debug, Args)]
 pub struct ConnectionArgs {
-    /// metald URL [env: UNKEY_METALD_SERVER_ADDRESS] [default: https://localhost:8080]
-    #[arg(long, global = true, value_name = "URL")]
-    pub server: Option<String>,
-    /// User id [env: UNKEY_METALD_USER_ID] [default: cli-user]
-    #[arg(long, global = true, value_name = "ID")]
-    pub user: Option<String>,
-    /// Tenant id [env: UNKEY_METALD_TENANT_ID] [default: cli-tenant]
-    #[arg(long, global = true, value_name = "ID")]
-    pub tenant: Option<String>,
-    /// TLS mode: spiffe, file or disabled [env: UNKEY_METALD_TLS_MODE] [default: spiffe]
-    #[arg(long, global = true, value_name = "MODE")]
-    pub tls_mode: Option<String>,
-    /// SPIFFE Workload API socket: a path, unix:PATH or unix://PATH
-    /// [env: UNKEY_METALD_SPIFFE_SOCKET, then SPIFFE_ENDPOINT_SOCKET]
-    /// [default: /var/lib/spire/agent/agent.sock]
-    #[arg(long, global = true, value_name = "SOCKET")]
+    /// metald URL.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "UNKEY_METALD_SERVER_ADDRESS",
+        hide_env_values = true,
+        default_value = "https://localhost:8080"
+    )]
+    pub server: String,
+    /// User id.
+    #[arg(
+        long,
+        global = true,
+        value_name = "ID",
+        env = "UNKEY_METALD_USER_ID",
+        hide_env_values = true,
+        default_value = "cli-user"
+    )]
+    pub user: String,
+    /// Tenant id.
+    #[arg(
+        long,
+        global = true,
+        value_name = "ID",
+        env = "UNKEY_METALD_TENANT_ID",
+        hide_env_values = true,
+        default_value = "cli-tenant"
+    )]
+    pub tenant: String,
+    /// TLS mode [default: spiffe; disabled for dev-server].
+    #[arg(
+        long,
+        global = true,
+        value_name = "MODE",
+        value_enum,
+        env = "UNKEY_METALD_TLS_MODE",
+        hide_env_values = true
+    )]
+    pub tls_mode: Option<TlsMode>,
+    /// SPIFFE Workload API socket: a path, unix:PATH or unix://PATH (also read from
+    /// SPIFFE_ENDPOINT_SOCKET) [default: /var/lib/spire/agent/agent.sock].
+    #[arg(
+        long,
+        global = true,
+        value_name = "SOCKET",
+        env = "UNKEY_METALD_SPIFFE_SOCKET",
+        hide_env_values = true
+    )]
     pub spiffe_socket: Option<String>,
     /// How long to wait for an identity from the SPIFFE Workload API.
     #[arg(long, global = true, value_name = "DURATION", value_parser = goflag::duration, default_value = "10s")]
@@ -87,6 +129,17 @@ pub struct ConnectionArgs {
     /// Also let the component reach this destination (scheme://host:port, host:port).
     #[arg(long = "allow-host", global = true, value_name = "HOST")]
     pub allow_hosts: Vec<String>,
+}
+
+/// How connections are secured, for the client commands and `dev-server` alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// mTLS with an X509-SVID from the SPIFFE Workload API (metald-cli's default).
+    Spiffe,
+    /// mTLS with certificate files (--tls-cert, --tls-key, --tls-ca).
+    File,
+    /// No client certificate: plain HTTP, or server-authenticated TLS for https:// servers.
+    Disabled,
 }
 
 /// Wire codec.
@@ -195,9 +248,72 @@ pub enum Command {
         file: Option<PathBuf>,
     },
     /// Run the metald development server.
-    DevServer(super::dev_server::DevServerArgs),
+    DevServer(DevServerArgs),
     /// Run a script of calls to the component's exports.
-    Run(super::run::RunArgs),
+    Run(RunArgs),
+}
+
+impl Command {
+    /// The TLS mode when neither `--tls-mode` nor `UNKEY_METALD_TLS_MODE` names one:
+    /// metald-cli's `spiffe` for the client commands, `disabled` (plain HTTP/1.1 and h2c) for
+    /// the development server.
+    pub fn default_tls_mode(&self) -> TlsMode {
+        match self {
+            Command::DevServer(_) => TlsMode::Disabled,
+            _ => TlsMode::Spiffe,
+        }
+    }
+}
+
+/// Flags of `dev-server`.
+#[derive(Debug, Args)]
+pub struct DevServerArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Keep VMs in this SQLite file across restarts (default: in memory).
+    #[arg(long, value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+    /// Which proto packages the routes are served under.
+    #[arg(long, value_enum, default_value_t = RoutesArg::Current)]
+    pub routes: RoutesArg,
+    /// CA (PEM) that client certificates must chain to, with `--tls-mode file` (the dev
+    /// server presents `--tls-cert`/`--tls-key`). With `--tls-mode spiffe` the server's SVID
+    /// comes from `--spiffe-socket` and clients must be in its trust domain.
+    #[arg(long, value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Inject a fault: RPC=FAULT, e.g. GetVmInfo=latency:2s, CreateVm=unavailable:3,
+    /// ListVms=reset, *=garbage (repeatable).
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<FaultSpec>,
+}
+
+/// Route packages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RoutesArg {
+    /// metal.vmprovisioner.v1
+    Current,
+    /// vmprovisioner.v1 (servers built before July 2025)
+    Legacy,
+    /// both
+    Both,
+}
+
+/// Flags of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Script file, or `-` for stdin.
+    #[arg(required_unless_present = "invoke")]
+    pub script: Option<PathBuf>,
+    /// Run this single call (or statement) instead of a script.
+    #[arg(long, value_name = "CALL", conflicts_with = "script")]
+    pub invoke: Option<String>,
+    /// Start the development server in-process on a free port and point `client` at it.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL", value_parser = goflag::parse_bool, action = ArgAction::Set)]
+    pub dev: bool,
+    /// Go on after a call returns err(…) or an assertion fails; exit 1 at the end.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL", value_parser = goflag::parse_bool, action = ArgAction::Set)]
+    pub keep_going: bool,
 }
 
 /// A VM state for `list --state`.
@@ -213,6 +329,47 @@ pub enum StateArg {
     Shutdown,
 }
 
+/// The command line: clap's definition, with environment variables that are set but empty
+/// read as unset, as metald-cli's `getEnvOrDefault` reads them (clap would take `""` as the
+/// value).
+fn command() -> clap::Command {
+    Cli::command().mut_args(|arg| match arg.get_env() {
+        Some(name) if std::env::var_os(name).is_some_and(|value| value.is_empty()) => arg.env(None),
+        _ => arg,
+    })
+}
+
+/// Parses the process arguments as `metald-host` does: Go spelling first ([`goflag::normalize`]),
+/// then clap.
+pub fn parse(argv: Vec<String>) -> Result<Cli, clap::Error> {
+    let argv: Vec<OsString> =
+        goflag::normalize(argv, &flag_specs()).into_iter().map(OsString::from).collect();
+    let mut command = command();
+    let matches = command.try_get_matches_from_mut(argv)?;
+    Cli::from_arg_matches(&matches).map_err(|error| error.format(&mut command))
+}
+
+/// Every long flag, for Go-style spelling: its name and whether it needs a value.
+fn flag_specs() -> Vec<goflag::FlagSpec> {
+    let mut command = Cli::command();
+    command.build();
+    let mut specs = Vec::new();
+    let mut add = |command: &clap::Command| {
+        for arg in command.get_arguments() {
+            if let Some(name) = arg.get_long() {
+                let min_values = arg.get_num_args().map_or(1, |range| range.min_values());
+                let takes_value = arg.get_action().takes_values() && min_values > 0;
+                specs.push(goflag::FlagSpec { name: name.to_string(), takes_value });
+            }
+        }
+    };
+    add(&command);
+    for sub in command.get_subcommands() {
+        add(sub);
+    }
+    specs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,9 +382,7 @@ mod tests {
 
     /// Parses as `metald-host` does: Go spelling first, then clap.
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        let argv =
-            goflag::normalize(args.iter().map(ToString::to_string).collect(), &super::super::flag_specs());
-        Cli::try_parse_from(argv)
+        super::parse(args.iter().map(ToString::to_string).collect())
     }
 
     #[test]
@@ -257,10 +412,7 @@ mod tests {
         assert_eq!(parse(&["m", "-cpu", "010", "config-gen"]).unwrap().vm.cpu, 8, "octal, as in Go");
         assert_eq!(parse(&["m", "-memory=1_024", "config-gen"]).unwrap().vm.memory, 1024);
         assert_eq!(parse(&["m", "--retries=0x3", "list"]).unwrap().connection.retries, 3);
-        assert_eq!(
-            parse(&["m", "-user", "-dash", "list"]).unwrap().connection.user.as_deref(),
-            Some("-dash")
-        );
+        assert_eq!(parse(&["m", "-user", "-dash", "list"]).unwrap().connection.user, "-dash");
         for (args, flag) in [
             (vec!["m", "-json=yes", "list"], "--json"),
             (vec!["m", "-timeout=5", "list"], "--timeout"),
@@ -314,10 +466,6 @@ mod tests {
         let repeated =
             Cli::try_parse_from(["metald-host", "--tls-mode", "disabled", "list", "--tls-mode", "file"])
                 .unwrap();
-        assert_eq!(
-            repeated.connection.tls_mode.as_deref(),
-            Some("file"),
-            "the last one wins, as with Go flags"
-        );
+        assert_eq!(repeated.connection.tls_mode, Some(TlsMode::File), "the last one wins, as with Go flags");
     }
 }

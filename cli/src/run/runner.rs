@@ -1,217 +1,25 @@
-//! `metald-host run`: scripted calls to the component's exports, holding resources (the
-//! client, builders) and results in variables between calls. Values are WAVE.
-//!
-//! A script is checked before anything runs: syntax, function names, variables used as
-//! receivers, argument counts. Argument types are checked as each call is made.
+//! Executing a checked script against one instance: calls with WAVE arguments, variables,
+//! `expect` and `assert`, and the output of each statement (WAVE, or JSON lines).
 
-mod catalog;
-mod values;
+use std::io::Write;
 
-use std::io::{Read, Write};
-use std::path::PathBuf;
-
-use clap::Args;
 use metald_host::Instance;
+use metald_host::bindings::types::ClientOptions;
 use serde_json::json;
 use wasmtime::component::{Type, Val};
 
-use super::CliError;
-use super::args::Cli;
-use super::connection;
-use catalog::{Catalog, Export, Kind};
-use metald_script::{self as syntax, Call, Line, ScriptError, Statement};
-use values::{Binding, Vars};
-
-/// The variable that holds the client opened from the connection flags.
-const CLIENT_VARIABLE: &str = "client";
-
-/// Flags of `run`.
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Script file, or `-` for stdin.
-    #[arg(required_unless_present = "invoke")]
-    pub script: Option<PathBuf>,
-    /// Run this single call (or statement) instead of a script.
-    #[arg(long, value_name = "CALL", conflicts_with = "script")]
-    pub invoke: Option<String>,
-    /// Start the development server in-process on a free port and point `client` at it.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL", value_parser = super::goflag::parse_bool, action = clap::ArgAction::Set)]
-    pub dev: bool,
-    /// Go on after a call returns err(…) or an assertion fails; exit 1 at the end.
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL", value_parser = super::goflag::parse_bool, action = clap::ArgAction::Set)]
-    pub keep_going: bool,
-}
-
-/// Runs a script or a single call.
-pub async fn run(cli: &Cli, args: &RunArgs) -> Result<(), CliError> {
-    let (source, text) = read_script(args)?;
-    let lines = syntax::parse(&text).map_err(|errors| script_errors(&source, &errors))?;
-    let uses_client = lines.iter().any(|line| mentions_client(&line.statement));
-    let dev = if args.dev {
-        let server = metald_devserver::DevServer::start(Default::default())
-            .await
-            .map_err(|e| CliError::Input(e.to_string()))?;
-        tracing::info!(url = %server.url(), "development server started");
-        Some(server)
-    } else {
-        None
-    };
-    let mut options = connection::client_options(&cli.connection);
-    let transport = match &dev {
-        Some(server) => {
-            options.server = server.url();
-            metald_host::plain_transport(&server.url())?
-        }
-        None if uses_client => connection::transport(&cli.connection).await?,
-        None => connection::offline_transport(),
-    };
-    let runtime = connection::runtime(transport)?;
-    let catalog = Catalog::new(runtime.engine(), runtime.component());
-    check(&catalog, &lines).map_err(|errors| script_errors(&source, &errors))?;
-    let instance = runtime.instantiate().await?;
-    let mut runner = Runner {
-        instance,
-        catalog,
-        vars: Vars::default(),
-        options,
-        as_json: cli.json.unwrap_or(false),
-        keep_going: args.keep_going,
-        source,
-        failures: 0,
-    };
-    for line in &lines {
-        runner.execute(line).await?;
-    }
-    drop(dev);
-    if runner.failures > 0 {
-        eprintln!("{}: {} statement(s) failed", runner.source, runner.failures);
-        return Err(CliError::Reported);
-    }
-    Ok(())
-}
-
-fn read_script(args: &RunArgs) -> Result<(String, String), CliError> {
-    if let Some(call) = &args.invoke {
-        return Ok(("--invoke".into(), call.clone()));
-    }
-    match args.script.as_deref() {
-        Some(path) if path.as_os_str() == "-" => {
-            let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|e| CliError::Input(format!("stdin: {e}")))?;
-            Ok(("stdin".into(), text))
-        }
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
-            Ok((path.display().to_string(), text))
-        }
-        None => Err(CliError::Usage("run needs a SCRIPT file, `-` for stdin, or --invoke 'CALL'".into())),
-    }
-}
-
-fn script_errors(source: &str, errors: &[ScriptError]) -> CliError {
-    let lines: Vec<String> =
-        errors.iter().map(|e| format!("{source}:{}:{}: {}", e.line, e.col, e.message)).collect();
-    CliError::Usage(lines.join("\n"))
-}
-
-fn call_of(statement: &Statement) -> Option<&Call> {
-    match statement {
-        Statement::Call { call, .. } | Statement::Expect { call, .. } => Some(call),
-        Statement::Assert { .. } => None,
-    }
-}
-
-fn mentions_client(statement: &Statement) -> bool {
-    call_of(statement).is_some_and(|call| {
-        call.interface.is_none() && call.path.first().is_some_and(|p| p == CLIENT_VARIABLE)
-    })
-}
-
-/// What a variable is known to hold before the script runs.
-#[derive(Clone)]
-enum Known {
-    Resource(String, String),
-    Value,
-}
-
-/// Checks names, receivers and argument counts of every line before anything runs.
-fn check(catalog: &Catalog, lines: &[Line]) -> Result<(), Vec<ScriptError>> {
-    let mut known: std::collections::HashMap<String, Known> = std::collections::HashMap::new();
-    known.insert(CLIENT_VARIABLE.into(), client_resource(catalog));
-    let mut errors = Vec::new();
-    for line in lines {
-        let error = |col, message| ScriptError { line: line.number, col, message };
-        let Some(call) = call_of(&line.statement) else { continue };
-        let resolved = match resolve(catalog, call, |name| known.get(name).cloned()) {
-            Ok(export) => export,
-            Err(message) => {
-                errors.push(error(call.callee.col, message));
-                continue;
-            }
-        };
-        if call.args.len() != resolved.arity() {
-            let params: Vec<String> = resolved
-                .ty
-                .params()
-                .skip(usize::from(resolved.kind == Kind::Method))
-                .map(|(name, _)| name.to_string())
-                .collect();
-            errors.push(error(
-                call.callee.col,
-                format!(
-                    "{} takes {} argument(s) ({}), got {}",
-                    resolved.qualified(),
-                    resolved.arity(),
-                    params.join(", "),
-                    call.args.len()
-                ),
-            ));
-        }
-        if let Statement::Call { binding: Some(name), .. } = &line.statement {
-            let holds =
-                catalog.result_resource(resolved).map_or(Known::Value, |(i, r)| Known::Resource(i, r));
-            known.insert(name.text.clone(), holds);
-        }
-    }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
-}
-
-fn client_resource(catalog: &Catalog) -> Known {
-    catalog
-        .exports()
-        .iter()
-        .find(|e| e.kind == Kind::Static && e.name == "open")
-        .and_then(|open| catalog.result_resource(open))
-        .map_or(Known::Value, |(i, r)| Known::Resource(i, r))
-}
-
-/// The export a call names; receivers are looked up with `receiver`.
-fn resolve<'a>(
-    catalog: &'a Catalog,
-    call: &Call,
-    receiver: impl Fn(&str) -> Option<Known>,
-) -> Result<&'a Export, String> {
-    if call.interface.is_none()
-        && let [variable, method] = call.path.as_slice()
-        && let Some(known) = receiver(variable)
-    {
-        return match known {
-            Known::Resource(interface, resource) => {
-                catalog.method(&interface, &resource, method).map_err(|e| e.0)
-            }
-            Known::Value => Err(format!("variable `{variable}` is not a resource, so it has no methods")),
-        };
-    }
-    catalog.function(call.interface.as_deref(), &call.path).map_err(|e| e.0)
-}
+use super::catalog::{Catalog, Export, Kind};
+use super::check::{CLIENT_VARIABLE, Known, resolve, script_errors};
+use super::values::{self, Binding, Vars};
+use crate::error::CliError;
+use metald_script::{Call, Line, ScriptError, Statement};
 
 /// Executes statements against one instance.
-struct Runner {
+pub struct Runner {
     instance: Instance,
     catalog: Catalog,
     vars: Vars,
-    options: metald_host::bindings::types::ClientOptions,
+    options: ClientOptions,
     as_json: bool,
     keep_going: bool,
     source: String,
@@ -226,7 +34,30 @@ struct Outcome {
 }
 
 impl Runner {
-    async fn execute(&mut self, line: &Line) -> Result<(), CliError> {
+    /// A runner for the script `source` (its name in messages); `client` will be opened
+    /// with `options` when the script first uses it.
+    pub fn new(
+        instance: Instance,
+        catalog: Catalog,
+        options: ClientOptions,
+        as_json: bool,
+        keep_going: bool,
+        source: String,
+    ) -> Runner {
+        Runner { instance, catalog, vars: Vars::default(), options, as_json, keep_going, source, failures: 0 }
+    }
+
+    /// The end of the run: an error (already reported) when a statement failed.
+    pub fn finish(self) -> Result<(), CliError> {
+        if self.failures > 0 {
+            eprintln!("{}: {} statement(s) failed", self.source, self.failures);
+            return Err(CliError::Reported);
+        }
+        Ok(())
+    }
+
+    /// Executes one statement; stops the run (an error) unless `--keep-going` says go on.
+    pub async fn execute(&mut self, line: &Line) -> Result<(), CliError> {
         match &line.statement {
             Statement::Call { binding, call } => {
                 let outcome = self.call(line.number, call).await?;
@@ -242,7 +73,7 @@ impl Runner {
             Statement::Expect { code, call } => {
                 let outcome = self.call(line.number, call).await?;
                 let actual = outcome.value.as_ref().and_then(error_code);
-                let wanted = code.text.replace('_', "-");
+                let wanted = connect_spelling(&code.text);
                 let passed = actual.as_deref().is_some_and(|actual| wanted == "any" || actual == wanted);
                 self.print(line.number, call, None, &outcome, Some((&wanted, passed)));
                 if !passed {
@@ -462,21 +293,60 @@ impl Runner {
     }
 }
 
-/// The error code of an `err(…)` result: the Connect code of `connect`/`transport` errors
-/// (`not-found`), else the error case (`invalid-config`, `other`).
+/// The error code of an `err(…)` result in the CLI's spelling (`--json` errors, see
+/// crate::error): the Connect code of `connect`/`transport` errors (`not_found`), else the
+/// error case (`invalid_config`, `other`).
 fn error_code(value: &Val) -> Option<String> {
     let Val::Result(Err(Some(error))) = value else { return None };
-    match error.as_ref() {
+    let name = match error.as_ref() {
         Val::Variant(case, Some(payload)) if case == "connect" || case == "transport" => {
             match payload.as_ref() {
                 Val::Record(fields) => fields.iter().find_map(|(name, v)| match (name.as_str(), v) {
-                    ("code", Val::Enum(code)) => Some(code.clone()),
+                    ("code", Val::Enum(code)) => Some(code.as_str()),
                     _ => None,
-                }),
-                _ => None,
+                })?,
+                _ => return None,
             }
         }
-        Val::Variant(case, _) => Some(case.clone()),
-        _ => Some("error".into()),
+        Val::Variant(case, _) => case.as_str(),
+        _ => "error",
+    };
+    Some(connect_spelling(name))
+}
+
+/// A code or error case in the Connect spelling (`not_found`, as `metald_host::code_name`
+/// names the typed codes; the Connect protocol's error codes,
+/// https://connectrpc.com/docs/protocol/#error-codes), from either that spelling or the
+/// WIT one (`not-found`, the case names of `error-code` in wit/).
+fn connect_spelling(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use metald_host::bindings::types::ErrorCode;
+
+    use super::*;
+
+    fn connect_error(code: &str) -> Val {
+        let fields = vec![("code".to_string(), Val::Enum(code.into()))];
+        Val::Result(Err(Some(Box::new(Val::Variant("connect".into(), Some(Box::new(Val::Record(fields))))))))
+    }
+
+    #[test]
+    fn script_error_codes_are_spelled_as_the_cli_json_spells_them() {
+        for (wit, typed) in [
+            ("not-found", ErrorCode::NotFound),
+            ("deadline-exceeded", ErrorCode::DeadlineExceeded),
+            ("unavailable", ErrorCode::Unavailable),
+            ("permission-denied", ErrorCode::PermissionDenied),
+        ] {
+            let named = error_code(&connect_error(wit));
+            assert_eq!(named, Some(metald_host::code_name(typed).to_string()), "{wit}");
+            assert_eq!(connect_spelling(metald_host::code_name(typed)), metald_host::code_name(typed));
+        }
+        let invalid = Val::Result(Err(Some(Box::new(Val::Variant("invalid-config".into(), None)))));
+        assert_eq!(error_code(&invalid).as_deref(), Some("invalid_config"));
+        assert_eq!(error_code(&Val::Result(Ok(None))), None, "a success has no code");
     }
 }
