@@ -35,7 +35,7 @@ pub enum CliError {
     /// A result does not fit the proto schema's Go shape: a WIT record and the proto
     /// disagree (exit 1).
     #[error("cannot print the result as metald-cli does: {0}")]
-    Output(#[from] metald_proto::json::JsonError),
+    Output(metald_proto::json::JsonError),
     /// The failure was already printed as the command's result (exit 1).
     #[error("")]
     Reported,
@@ -44,6 +44,12 @@ pub enum CliError {
 impl From<metald_host::tls::TlsError> for CliError {
     fn from(error: metald_host::tls::TlsError) -> Self {
         CliError::Host(error.into())
+    }
+}
+
+impl From<metald_proto::json::JsonError> for CliError {
+    fn from(error: metald_proto::json::JsonError) -> Self {
+        CliError::Output(error)
     }
 }
 

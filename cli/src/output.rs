@@ -7,7 +7,7 @@
 
 use metald_host::bindings::types::*;
 use metald_proto as proto;
-use metald_proto::json::{Described, JsonError, go_shape, go_shape_field};
+use metald_proto::json::{Described, JsonError, go};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -62,8 +62,8 @@ pub fn operation(title: &str, fields: &[(&str, &str, Value)], as_json: bool) -> 
 /// names), as metald-cli's `-json` writes the Go struct of `M` (docs/upstream.md#cli-output):
 /// derived from metald-proto's schema table, so a field added to the proto and the record
 /// appears without an edit here.
-fn go<M: Described>(record: &impl Serialize) -> Result<Value, JsonError> {
-    go_shape::<M>(&serde_value(record)?)
+fn shaped<M: Described>(record: &impl Serialize) -> Result<Value, JsonError> {
+    go::shape::<M>(&serde_value(record)?)
 }
 
 /// serde's rendering of a WIT record (which cannot fail: its maps are lists of pairs).
@@ -73,7 +73,7 @@ fn serde_value(record: &impl Serialize) -> Result<Value, JsonError> {
 
 /// A VM config as metald-cli's `-json` writes the protobuf struct.
 pub fn config_json(config: &VmConfig) -> Result<Value, JsonError> {
-    go::<proto::VmConfig>(config)
+    shaped::<proto::VmConfig>(config)
 }
 
 fn mb(bytes: i64) -> i64 {
@@ -86,7 +86,7 @@ fn info_json(response: &GetVmInfoResponse) -> Result<Value, JsonError> {
     // No `..`: a field added to the record is a compile error here until it has a key.
     let GetVmInfoResponse { vm_id, state, config, metrics, network_info, backend_info } = response;
     fn field(name: &str, value: &impl Serialize) -> Result<Value, JsonError> {
-        go_shape_field::<proto::GetVmInfoResponse>(name, &serde_value(value)?)
+        go::field::<proto::GetVmInfoResponse>(name, &serde_value(value)?)
     }
     let mut object = json!({
         "VMID": field("vm_id", vm_id)?,
@@ -145,7 +145,7 @@ pub fn info(r: &GetVmInfoResponse, as_json: bool) -> Result<String, JsonError> {
 /// shape; the human format is metald-cli's selection of fields, read by name as in [`info`].
 pub fn list(vms: &[VmInfo], tenant: &str, as_json: bool) -> Result<String, JsonError> {
     if as_json {
-        let items = vms.iter().map(go::<proto::VmInfo>).collect::<Result<Vec<_>, _>>()?;
+        let items = vms.iter().map(shaped::<proto::VmInfo>).collect::<Result<Vec<_>, _>>()?;
         // All pages are read, so there is no next page and the total is what was read.
         return Ok(pretty(&json!({ "VMs": items, "NextPageToken": "", "TotalCount": vms.len() })));
     }
@@ -197,7 +197,6 @@ pub fn config_valid(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use metald_proto::json::missing_go_fields;
 
     #[test]
     fn operations_print_like_metald_cli() {
@@ -377,15 +376,15 @@ mod tests {
         let as_message: Map<String, Value> =
             keys.iter().map(|(key, field)| (field.to_string(), info[*key].clone())).collect();
         assert_eq!(info.as_object().map(Map::len), Some(keys.len()), "{info:#}");
-        let missing = missing_go_fields::<proto::GetVmInfoResponse>(&Value::Object(as_message));
+        let missing = go::missing_fields::<proto::GetVmInfoResponse>(&Value::Object(as_message));
         assert!(missing.is_empty(), "info -json lacks {missing:?}");
 
         let list: Value = serde_json::from_str(&list(&[full_vm()], "acme", true).unwrap()).unwrap();
-        let missing = missing_go_fields::<proto::VmInfo>(&list["VMs"][0]);
+        let missing = go::missing_fields::<proto::VmInfo>(&list["VMs"][0]);
         assert!(missing.is_empty(), "list -json lacks {missing:?}");
         assert_eq!((list["NextPageToken"].clone(), list["TotalCount"].clone()), (json!(""), json!(1)));
 
-        let missing = missing_go_fields::<proto::VmConfig>(&config_json(&full_config()).unwrap());
+        let missing = go::missing_fields::<proto::VmConfig>(&config_json(&full_config()).unwrap());
         assert!(missing.is_empty(), "the config JSON lacks {missing:?}");
     }
 
@@ -429,7 +428,7 @@ mod tests {
     fn proto_number<M: Described>(field: &str, case: &impl Serialize) -> i64 {
         let value = serde_value(case).unwrap();
         let shaped =
-            go_shape_field::<M>(field, &value).unwrap_or_else(|e| panic!("{value} has no proto number: {e}"));
+            go::field::<M>(field, &value).unwrap_or_else(|e| panic!("{value} has no proto number: {e}"));
         shaped.as_i64().unwrap()
     }
 
@@ -504,7 +503,7 @@ mod tests {
         assert_eq!(state_json(unknown), json!(5));
         assert_eq!(state_json(VmState::Paused), json!("VM_STATE_PAUSED"));
         let mode = serde_value(&NetworkMode::Unknown(7)).unwrap();
-        assert_eq!(go_shape_field::<proto::NetworkInterface>("mode", &mode).unwrap(), 7);
+        assert_eq!(go::field::<proto::NetworkInterface>("mode", &mode).unwrap(), 7);
     }
 
     #[test]

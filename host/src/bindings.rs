@@ -11,7 +11,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     exports: { default: async },
     // Serialize: the CLI prints records in Go's JSON shape through metald-proto's schema
-    // (`metald_proto::json::go_shape`), from serde's rendering of them.
+    // (`metald_proto::json::go::shape`), from serde's rendering of them.
     additional_derives: [PartialEq, serde::Serialize],
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
