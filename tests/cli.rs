@@ -217,7 +217,13 @@ async fn go_bug_4_stdout_stays_json_and_config_gen_is_loadable() {
     let server = dev_server().await;
     let created = cli(&server.url(), &["-v", "-v", "--template", "minimal", "create", "--json"]).await;
     json(&created);
-    assert!(stderr(&created).contains("DEBUG") || !stderr(&created).is_empty(), "diagnostics go to stderr");
+    // metald-cli's "DEBUG: Final VM config" line, on stderr, shaped as `info -json`'s Config.
+    let log = stderr(&created);
+    let config = log.split("Final VM config: ").nth(1).and_then(|rest| rest.lines().next());
+    let config: Value =
+        serde_json::from_str(config.unwrap_or_else(|| panic!("no config on stderr: {log}"))).unwrap();
+    assert_eq!(config["metadata"]["created_by"], "metald-host", "{config}");
+    assert!(config["cpu"]["vcpu_count"].is_number(), "{config}");
     let generated =
         cli(&server.url(), &["-v", "-v", "--template", "high-memory", "--memory", "65536", "config-gen"])
             .await;

@@ -89,12 +89,12 @@ async fn remote(cli: &Cli, connection: &Connection, as_json: bool) -> Result<(),
         }
         Command::Info { vm_id } => {
             let r = client.get_vm_info(vm_id).await.map_err(failed("Failed to get VM info"))?;
-            print(&output::info(&r, as_json));
+            print(&output::info(&r, as_json)?);
         }
         Command::List { states } => {
             let filter: Vec<VmState> = states.iter().map(|s| state_of(*s)).collect();
             let vms = client.list_all_vms(&filter).await.map_err(failed("Failed to list VMs"))?;
-            print(&output::list(&vms, &connection.tenant, as_json));
+            print(&output::list(&vms, &connection.tenant, as_json)?);
         }
         Command::Pause { vm_id } => {
             let r = client.pause_vm(vm_id).await.map_err(failed("Failed to pause VM"))?;

@@ -32,6 +32,10 @@ pub enum CliError {
         /// What is wrong with its setting, in the library's words.
         source: metald_host::Error,
     },
+    /// A result does not fit the proto schema's Go shape: a WIT record and the proto
+    /// disagree (exit 1).
+    #[error("cannot print the result as metald-cli does: {0}")]
+    Output(metald_proto::json::JsonError),
     /// The failure was already printed as the command's result (exit 1).
     #[error("")]
     Reported,
@@ -40,6 +44,12 @@ pub enum CliError {
 impl From<metald_host::tls::TlsError> for CliError {
     fn from(error: metald_host::tls::TlsError) -> Self {
         CliError::Host(error.into())
+    }
+}
+
+impl From<metald_proto::json::JsonError> for CliError {
+    fn from(error: metald_proto::json::JsonError) -> Self {
+        CliError::Output(error)
     }
 }
 

@@ -6,6 +6,9 @@
 //! zero values omitted and enums as numbers (Go's encoding of the protobuf structs).
 
 use metald_host::bindings::types::*;
+use metald_proto as proto;
+use metald_proto::json::{Described, JsonError, go};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 const MIB: i64 = 1 << 20;
@@ -32,28 +35,6 @@ pub fn state_json(state: VmState) -> Value {
     }
 }
 
-/// The protobuf number of a state (metald-cli's `--json` writes states as numbers).
-fn state_number(state: VmState) -> i64 {
-    match state {
-        VmState::Unspecified => 0,
-        VmState::Created => 1,
-        VmState::Running => 2,
-        VmState::Paused => 3,
-        VmState::Shutdown => 4,
-        VmState::Unknown(number) => number.into(),
-    }
-}
-
-fn mode_number(mode: NetworkMode) -> i64 {
-    match mode {
-        NetworkMode::Unspecified => 0,
-        NetworkMode::DualStack => 1,
-        NetworkMode::Ipv4Only => 2,
-        NetworkMode::Ipv6Only => 3,
-        NetworkMode::Unknown(number) => number.into(),
-    }
-}
-
 /// Pretty JSON with 2-space indent (keys sorted).
 pub fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
@@ -77,198 +58,55 @@ pub fn operation(title: &str, fields: &[(&str, &str, Value)], as_json: bool) -> 
     out.trim_end().to_string()
 }
 
-/// A JSON object of the non-default entries, like Go's `omitempty`.
-struct Omit(Map<String, Value>);
-
-impl Omit {
-    fn new() -> Self {
-        Omit(Map::new())
-    }
-
-    fn put(mut self, key: &str, value: Value) -> Self {
-        let empty = match &value {
-            Value::Null => true,
-            Value::Bool(b) => !b,
-            Value::Number(n) => n.as_f64() == Some(0.0),
-            Value::String(s) => s.is_empty(),
-            Value::Array(a) => a.is_empty(),
-            Value::Object(o) => o.is_empty(),
-        };
-        if !empty {
-            self.0.insert(key.to_string(), value);
-        }
-        self
-    }
-
-    fn done(self) -> Value {
-        Value::Object(self.0)
-    }
+/// `record`, a WIT record mirroring proto message `M` (the WIT records keep the proto's field
+/// names), as metald-cli's `-json` writes the Go struct of `M` (docs/upstream.md#cli-output):
+/// derived from metald-proto's schema table, so a field added to the proto and the record
+/// appears without an edit here.
+fn shaped<M: Described>(record: &impl Serialize) -> Result<Value, JsonError> {
+    go::shape::<M>(&serde_value(record)?)
 }
 
-fn map(entries: &StringMap) -> Value {
-    Value::Object(entries.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
+/// serde's rendering of a WIT record (which cannot fail: its maps are lists of pairs).
+fn serde_value(record: &impl Serialize) -> Result<Value, JsonError> {
+    serde_json::to_value(record).map_err(|e| JsonError { path: String::new(), message: e.to_string() })
 }
 
-/// A VM config as Go's encoding/json writes the protobuf struct.
-pub fn config_json(c: &VmConfig) -> Value {
-    let cpu = c.cpu.as_ref().map(|cpu| {
-        Omit::new()
-            .put("vcpu_count", json!(cpu.vcpu_count))
-            .put("max_vcpu_count", json!(cpu.max_vcpu_count))
-            .put(
-                "topology",
-                cpu.topology.map_or(Value::Null, |t| {
-                    Omit::new()
-                        .put("sockets", json!(t.sockets))
-                        .put("cores_per_socket", json!(t.cores_per_socket))
-                        .put("threads_per_core", json!(t.threads_per_core))
-                        .done()
-                }),
-            )
-            .put("features", map(&cpu.features))
-            .done()
-    });
-    let memory = c.memory.as_ref().map(|m| {
-        Omit::new()
-            .put("size_bytes", json!(m.size_bytes))
-            .put("hotplug_enabled", json!(m.hotplug_enabled))
-            .put("max_size_bytes", json!(m.max_size_bytes))
-            .put("backing", map(&m.backing))
-            .done()
-    });
-    let boot = c.boot.as_ref().map(|b| {
-        Omit::new()
-            .put("kernel_path", json!(b.kernel_path))
-            .put("initrd_path", json!(b.initrd_path))
-            .put("kernel_args", json!(b.kernel_args))
-            .put("boot_options", map(&b.boot_options))
-            .done()
-    });
-    let storage: Vec<Value> = c
-        .storage
-        .iter()
-        .map(|d| {
-            Omit::new()
-                .put("id", json!(d.id))
-                .put("path", json!(d.path))
-                .put("read_only", json!(d.read_only))
-                .put("is_root_device", json!(d.is_root_device))
-                .put("interface_type", json!(d.interface_type))
-                .put("options", map(&d.options))
-                .done()
-        })
-        .collect();
-    let network: Vec<Value> = c.network.iter().map(network_json).collect();
-    let console = c.console.as_ref().map(|k| {
-        Omit::new()
-            .put("enabled", json!(k.enabled))
-            .put("output", json!(k.output))
-            .put("input", json!(k.input))
-            .put("console_type", json!(k.console_type))
-            .done()
-    });
-    Omit::new()
-        .put("cpu", cpu.unwrap_or(Value::Null))
-        .put("memory", memory.unwrap_or(Value::Null))
-        .put("boot", boot.unwrap_or(Value::Null))
-        .put("storage", Value::Array(storage))
-        .put("network", Value::Array(network))
-        .put("console", console.unwrap_or(Value::Null))
-        .put("metadata", map(&c.metadata))
-        .done()
-}
-
-fn network_json(n: &NetworkInterface) -> Value {
-    let rate = |r: &Option<RateLimit>| {
-        r.map_or(Value::Null, |r| {
-            Omit::new()
-                .put("bandwidth", json!(r.bandwidth))
-                .put("refill_time", json!(r.refill_time))
-                .put("burst", json!(r.burst))
-                .done()
-        })
-    };
-    let v4 = n.ipv4_config.as_ref().map_or(Value::Null, |v| {
-        Omit::new()
-            .put("address", json!(v.address))
-            .put("netmask", json!(v.netmask))
-            .put("gateway", json!(v.gateway))
-            .put("dns_servers", json!(v.dns_servers))
-            .put("dhcp", json!(v.dhcp))
-            .done()
-    });
-    let v6 = n.ipv6_config.as_ref().map_or(Value::Null, |v| {
-        Omit::new()
-            .put("address", json!(v.address))
-            .put("prefix_length", json!(v.prefix_length))
-            .put("gateway", json!(v.gateway))
-            .put("dns_servers", json!(v.dns_servers))
-            .put("slaac", json!(v.slaac))
-            .put("privacy_extensions", json!(v.privacy_extensions))
-            .put("link_local", json!(v.link_local))
-            .done()
-    });
-    Omit::new()
-        .put("id", json!(n.id))
-        .put("mac_address", json!(n.mac_address))
-        .put("tap_device", json!(n.tap_device))
-        .put("interface_type", json!(n.interface_type))
-        .put("options", map(&n.options))
-        .put("ipv4_config", v4)
-        .put("ipv6_config", v6)
-        .put("mode", json!(mode_number(n.mode)))
-        .put("rx_rate_limit", rate(&n.rx_rate_limit))
-        .put("tx_rate_limit", rate(&n.tx_rate_limit))
-        .done()
+/// A VM config as metald-cli's `-json` writes the protobuf struct.
+pub fn config_json(config: &VmConfig) -> Result<Value, JsonError> {
+    shaped::<proto::VmConfig>(config)
 }
 
 fn mb(bytes: i64) -> i64 {
     bytes / MIB
 }
 
-/// `info`.
-pub fn info(r: &GetVmInfoResponse, as_json: bool) -> String {
+/// metald-cli's `info -json`: its own struct (keys `VMID`, `State`, …, no `omitempty`, so
+/// absent messages are `null`) around the fields of `GetVmInfoResponse` in Go's shape.
+fn info_json(response: &GetVmInfoResponse) -> Result<Value, JsonError> {
+    // No `..`: a field added to the record is a compile error here until it has a key.
+    let GetVmInfoResponse { vm_id, state, config, metrics, network_info, backend_info } = response;
+    fn field(name: &str, value: &impl Serialize) -> Result<Value, JsonError> {
+        go::field::<proto::GetVmInfoResponse>(name, &serde_value(value)?)
+    }
+    let mut object = json!({
+        "VMID": field("vm_id", vm_id)?,
+        "State": field("state", state)?,
+        "Config": field("config", config)?,
+        "Metrics": field("metrics", metrics)?,
+        "NetworkInfo": field("network_info", network_info)?,
+    });
+    // metald-cli's BackendInfo is a map with `omitempty`.
+    if !backend_info.is_empty() {
+        object["BackendInfo"] = field("backend_info", backend_info)?;
+    }
+    Ok(object)
+}
+
+/// `info`. The human format is metald-cli's fixed selection of fields (docs/upstream.md#cli-output),
+/// so it reads fields by name: a new field does not appear there, as in metald-cli.
+pub fn info(r: &GetVmInfoResponse, as_json: bool) -> Result<String, JsonError> {
     if as_json {
-        let metrics = r.metrics.as_ref().map_or(Value::Null, |m| {
-            Omit::new()
-                .put("cpu_usage_percent", json!(m.cpu_usage_percent))
-                .put("memory_usage_bytes", json!(m.memory_usage_bytes))
-                .put("uptime_seconds", json!(m.uptime_seconds))
-                .done()
-        });
-        let network = r.network_info.as_ref().map_or(Value::Null, |n| {
-            let ports: Vec<Value> = n
-                .port_mappings
-                .iter()
-                .map(|p| {
-                    Omit::new()
-                        .put("container_port", json!(p.container_port))
-                        .put("host_port", json!(p.host_port))
-                        .put("protocol", json!(p.protocol))
-                        .done()
-                })
-                .collect();
-            Omit::new()
-                .put("ip_address", json!(n.ip_address))
-                .put("mac_address", json!(n.mac_address))
-                .put("tap_device", json!(n.tap_device))
-                .put("network_namespace", json!(n.network_namespace))
-                .put("gateway", json!(n.gateway))
-                .put("dns_servers", json!(n.dns_servers))
-                .put("port_mappings", Value::Array(ports))
-                .done()
-        });
-        let mut object = json!({
-            "VMID": r.vm_id,
-            "State": state_number(r.state),
-            "Config": r.config.as_ref().map_or(Value::Null, config_json),
-            "Metrics": metrics,
-            "NetworkInfo": network,
-        });
-        if !r.backend_info.is_empty() {
-            object["BackendInfo"] = map(&r.backend_info);
-        }
-        return pretty(&object);
+        return Ok(pretty(&info_json(r)?));
     }
     let mut out = format!("VM Information:\n  VM ID: {}\n  State: {}\n", r.vm_id, state_name(r.state));
     if let Some(c) = &r.config {
@@ -300,28 +138,16 @@ pub fn info(r: &GetVmInfoResponse, as_json: bool) -> String {
             }
         }
     }
-    out.trim_end().to_string()
+    Ok(out.trim_end().to_string())
 }
 
-/// `list`: every VM (all pages).
-pub fn list(vms: &[VmInfo], tenant: &str, as_json: bool) -> String {
+/// `list`: every VM (all pages). JSON is metald-cli's own struct around each `VmInfo` in Go's
+/// shape; the human format is metald-cli's selection of fields, read by name as in [`info`].
+pub fn list(vms: &[VmInfo], tenant: &str, as_json: bool) -> Result<String, JsonError> {
     if as_json {
-        let items: Vec<Value> = vms
-            .iter()
-            .map(|v| {
-                Omit::new()
-                    .put("vm_id", json!(v.vm_id))
-                    .put("state", json!(state_number(v.state)))
-                    .put("vcpu_count", json!(v.vcpu_count))
-                    .put("memory_size_bytes", json!(v.memory_size_bytes))
-                    .put("created_timestamp", json!(v.created_timestamp))
-                    .put("modified_timestamp", json!(v.modified_timestamp))
-                    .put("metadata", map(&v.metadata))
-                    .put("customer_id", json!(v.customer_id))
-                    .done()
-            })
-            .collect();
-        return pretty(&json!({ "VMs": items, "NextPageToken": "", "TotalCount": vms.len() }));
+        let items = vms.iter().map(shaped::<proto::VmInfo>).collect::<Result<Vec<_>, _>>()?;
+        // All pages are read, so there is no next page and the total is what was read.
+        return Ok(pretty(&json!({ "VMs": items, "NextPageToken": "", "TotalCount": vms.len() })));
     }
     let id_width = vms.iter().map(|v| v.vm_id.len()).max().unwrap_or(0);
     let state_width = vms.iter().map(|v| state_name(v.state).len()).max().unwrap_or(0);
@@ -336,7 +162,7 @@ pub fn list(vms: &[VmInfo], tenant: &str, as_json: bool) -> String {
             id_width = id_width + 1,
         ));
     }
-    out.trim_end().to_string()
+    Ok(out.trim_end().to_string())
 }
 
 /// `config-validate` of a valid file.
@@ -411,25 +237,273 @@ mod tests {
         }
     }
 
+    fn pairs(key: &str, value: &str) -> StringMap {
+        vec![(key.into(), value.into())]
+    }
+
+    /// A config with every field of every message set to a value that is not the zero value.
+    fn full_config() -> VmConfig {
+        let limit = RateLimit { bandwidth: 1 << 33, refill_time: 100, burst: 7 };
+        VmConfig {
+            cpu: Some(CpuConfig {
+                vcpu_count: 2,
+                max_vcpu_count: 4,
+                topology: Some(CpuTopology { sockets: 1, cores_per_socket: 2, threads_per_core: 1 }),
+                features: pairs("avx", "on"),
+            }),
+            memory: Some(MemoryConfig {
+                size_bytes: 1 << 30,
+                hotplug_enabled: true,
+                max_size_bytes: 1 << 31,
+                backing: pairs("hugepages", "2M"),
+            }),
+            boot: Some(BootConfig {
+                kernel_path: "/k".into(),
+                initrd_path: "/i".into(),
+                kernel_args: "console=ttyS0".into(),
+                boot_options: pairs("o", "1"),
+            }),
+            storage: vec![StorageDevice {
+                id: "rootfs".into(),
+                path: "/r.ext4".into(),
+                read_only: true,
+                is_root_device: true,
+                interface_type: "virtio-blk".into(),
+                options: pairs("cache", "none"),
+            }],
+            network: vec![NetworkInterface {
+                id: "eth0".into(),
+                mac_address: "02:00:00:00:00:01".into(),
+                tap_device: "tap0".into(),
+                interface_type: "virtio-net".into(),
+                options: pairs("mtu", "1500"),
+                ipv4_config: Some(Ipv4Config {
+                    address: "10.0.0.2".into(),
+                    netmask: "255.255.255.0".into(),
+                    gateway: "10.0.0.1".into(),
+                    dns_servers: vec!["1.1.1.1".into()],
+                    dhcp: true,
+                }),
+                ipv6_config: Some(Ipv6Config {
+                    address: "fd00::2".into(),
+                    prefix_length: 64,
+                    gateway: "fd00::1".into(),
+                    dns_servers: vec!["2606:4700::1111".into()],
+                    slaac: true,
+                    privacy_extensions: true,
+                    link_local: "fe80::1".into(),
+                }),
+                mode: NetworkMode::Ipv6Only,
+                rx_rate_limit: Some(limit),
+                tx_rate_limit: Some(limit),
+            }],
+            console: Some(ConsoleConfig {
+                enabled: true,
+                output: "/c.log".into(),
+                input: "/c.in".into(),
+                console_type: "serial".into(),
+            }),
+            metadata: pairs("team", "infra"),
+        }
+    }
+
+    /// A response with every field of every message set to a value that is not the zero value.
+    fn full_info() -> GetVmInfoResponse {
+        GetVmInfoResponse {
+            vm_id: "ud-9".into(),
+            config: Some(full_config()),
+            state: VmState::Paused,
+            metrics: Some(VmMetrics {
+                cpu_usage_percent: 12.5,
+                memory_usage_bytes: 3 << 20,
+                network_stats: Some(NetworkStats {
+                    bytes_received: 1,
+                    bytes_transmitted: 2,
+                    packets_received: 3,
+                    packets_transmitted: 4,
+                }),
+                storage_stats: Some(StorageStats {
+                    bytes_read: 5,
+                    bytes_written: 6,
+                    read_operations: 7,
+                    write_operations: 8,
+                }),
+                uptime_seconds: 60,
+            }),
+            backend_info: pairs("backend", "firecracker"),
+            network_info: Some(VmNetworkInfo {
+                ip_address: "10.0.0.2".into(),
+                mac_address: "02:00:00:00:00:01".into(),
+                tap_device: "tap0".into(),
+                network_namespace: "ns".into(),
+                gateway: "10.0.0.1".into(),
+                dns_servers: vec!["1.1.1.1".into()],
+                port_mappings: vec![PortMapping {
+                    container_port: 80,
+                    host_port: 8080,
+                    protocol: "tcp".into(),
+                }],
+            }),
+        }
+    }
+
+    /// A listed VM with every field set to a value that is not the zero value.
+    fn full_vm() -> VmInfo {
+        VmInfo {
+            vm_id: "ud-9".into(),
+            state: VmState::Running,
+            vcpu_count: 2,
+            memory_size_bytes: 1 << 30,
+            created_timestamp: 1_750_000_000,
+            modified_timestamp: 1_750_000_001,
+            metadata: pairs("team", "infra"),
+            customer_id: "alice".into(),
+        }
+    }
+
+    #[test]
+    fn info_and_list_json_carry_every_field_of_the_proto_schema() {
+        let info: Value = serde_json::from_str(&info(&full_info(), true).unwrap()).unwrap();
+        // metald-cli's keys, mapped back to the GetVmInfoResponse fields they hold.
+        let keys = [
+            ("VMID", "vm_id"),
+            ("State", "state"),
+            ("Config", "config"),
+            ("Metrics", "metrics"),
+            ("NetworkInfo", "network_info"),
+            ("BackendInfo", "backend_info"),
+        ];
+        let as_message: Map<String, Value> =
+            keys.iter().map(|(key, field)| (field.to_string(), info[*key].clone())).collect();
+        assert_eq!(info.as_object().map(Map::len), Some(keys.len()), "{info:#}");
+        let missing = go::missing_fields::<proto::GetVmInfoResponse>(&Value::Object(as_message));
+        assert!(missing.is_empty(), "info -json lacks {missing:?}");
+
+        let list: Value = serde_json::from_str(&list(&[full_vm()], "acme", true).unwrap()).unwrap();
+        let missing = go::missing_fields::<proto::VmInfo>(&list["VMs"][0]);
+        assert!(missing.is_empty(), "list -json lacks {missing:?}");
+        assert_eq!((list["NextPageToken"].clone(), list["TotalCount"].clone()), (json!(""), json!(1)));
+
+        let missing = go::missing_fields::<proto::VmConfig>(&config_json(&full_config()).unwrap());
+        assert!(missing.is_empty(), "the config JSON lacks {missing:?}");
+    }
+
+    #[test]
+    fn info_json_nests_go_shaped_messages_under_metald_cli_keys() {
+        let info: Value = serde_json::from_str(&info(&full_info(), true).unwrap()).unwrap();
+        assert_eq!(info["VMID"], "ud-9");
+        assert_eq!(info["State"], 3);
+        assert_eq!(info["BackendInfo"], json!({"backend": "firecracker"}));
+        assert_eq!(info["Config"]["network"][0]["mode"], 3);
+        assert_eq!(info["Config"]["network"][0]["rx_rate_limit"]["bandwidth"], 1_i64 << 33);
+        assert_eq!(info["Config"]["memory"]["backing"], json!({"hugepages": "2M"}));
+        assert_eq!(
+            info["Metrics"],
+            json!({
+                "cpu_usage_percent": 12.5,
+                "memory_usage_bytes": 3 << 20,
+                "network_stats": {"bytes_received": 1, "bytes_transmitted": 2, "packets_received": 3,
+                    "packets_transmitted": 4},
+                "storage_stats": {"bytes_read": 5, "bytes_written": 6, "read_operations": 7,
+                    "write_operations": 8},
+                "uptime_seconds": 60,
+            })
+        );
+        assert_eq!(
+            info["NetworkInfo"]["port_mappings"],
+            json!([{"container_port": 80, "host_port": 8080, "protocol": "tcp"}])
+        );
+    }
+
+    #[test]
+    fn info_json_keeps_metald_cli_keys_of_absent_messages_as_null() {
+        let text = info(&info_in_state(VmState::Unspecified), true).unwrap();
+        assert_eq!(
+            text,
+            "{\n  \"Config\": null,\n  \"Metrics\": null,\n  \"NetworkInfo\": null,\n  \"State\": 0,\n  \"VMID\": \"ud-5\"\n}"
+        );
+    }
+
+    /// The number `info`/`list` JSON writes for a WIT enum case, as field `field` of `M`.
+    fn proto_number<M: Described>(field: &str, case: &impl Serialize) -> i64 {
+        let value = serde_value(case).unwrap();
+        let shaped =
+            go::field::<M>(field, &value).unwrap_or_else(|e| panic!("{value} has no proto number: {e}"));
+        shaped.as_i64().unwrap()
+    }
+
+    #[test]
+    fn every_wit_enum_case_has_its_proto_number() {
+        // The matches make a new WIT case a compile error here, until it is listed.
+        let states = [
+            VmState::Unspecified,
+            VmState::Created,
+            VmState::Running,
+            VmState::Paused,
+            VmState::Shutdown,
+            VmState::Unknown(42),
+        ];
+        for state in states {
+            match state {
+                VmState::Unspecified
+                | VmState::Created
+                | VmState::Running
+                | VmState::Paused
+                | VmState::Shutdown
+                | VmState::Unknown(_) => {}
+            }
+        }
+        let modes = [
+            NetworkMode::Unspecified,
+            NetworkMode::DualStack,
+            NetworkMode::Ipv4Only,
+            NetworkMode::Ipv6Only,
+            NetworkMode::Unknown(42),
+        ];
+        for mode in modes {
+            match mode {
+                NetworkMode::Unspecified
+                | NetworkMode::DualStack
+                | NetworkMode::Ipv4Only
+                | NetworkMode::Ipv6Only
+                | NetworkMode::Unknown(_) => {}
+            }
+        }
+        let states: Vec<i64> = states.iter().map(|s| proto_number::<proto::VmInfo>("state", s)).collect();
+        let modes: Vec<i64> =
+            modes.iter().map(|m| proto_number::<proto::NetworkInterface>("mode", m)).collect();
+        assert_eq!(states, [0, 1, 2, 3, 4, 42]);
+        assert_eq!(modes, [0, 1, 2, 3, 42]);
+        // And every value of the proto enums has a WIT case.
+        for n in -1..64 {
+            assert_eq!(proto::VmState::try_from(n).is_ok(), states[..5].contains(&i64::from(n)), "{n}");
+            assert_eq!(proto::NetworkMode::try_from(n).is_ok(), modes[..4].contains(&i64::from(n)), "{n}");
+        }
+    }
+
     #[test]
     fn states_unknown_to_this_sdk_print_their_numbers() {
         let unknown = VmState::Unknown(5);
-        let parsed: Value = serde_json::from_str(&info(&info_in_state(unknown), true)).unwrap();
+        let parsed: Value = serde_json::from_str(&info(&info_in_state(unknown), true).unwrap()).unwrap();
         assert_eq!(parsed["State"], json!(5));
-        assert_eq!(info(&info_in_state(unknown), false), "VM Information:\n  VM ID: ud-5\n  State: 5");
+        assert_eq!(
+            info(&info_in_state(unknown), false).unwrap(),
+            "VM Information:\n  VM ID: ud-5\n  State: 5"
+        );
         let vms = [vm_in_state("ud-5", unknown), vm_in_state("ud-2", VmState::Running)];
-        let parsed: Value = serde_json::from_str(&list(&vms, "acme", true)).unwrap();
+        let parsed: Value = serde_json::from_str(&list(&vms, "acme", true).unwrap()).unwrap();
         assert_eq!(
             (parsed["VMs"][0]["state"].clone(), parsed["VMs"][1]["state"].clone()),
             (json!(5), json!(2))
         );
         assert_eq!(
-            list(&vms, "acme", false),
+            list(&vms, "acme", false).unwrap(),
             "VMs for tenant acme (total: 2):\n  - ud-5:  5                 (CPUs: 1, Memory: 1 MB)\n  - ud-2:  VM_STATE_RUNNING  (CPUs: 1, Memory: 1 MB)"
         );
         assert_eq!(state_json(unknown), json!(5));
         assert_eq!(state_json(VmState::Paused), json!("VM_STATE_PAUSED"));
-        assert_eq!(mode_number(NetworkMode::Unknown(7)), 7);
+        let mode = serde_value(&NetworkMode::Unknown(7)).unwrap();
+        assert_eq!(go::field::<proto::NetworkInterface>("mode", &mode).unwrap(), 7);
     }
 
     #[test]
@@ -455,7 +529,7 @@ mod tests {
             metadata: vec![("a".into(), "b".into())],
         };
         assert_eq!(
-            config_json(&config),
+            config_json(&config).unwrap(),
             json!({"cpu": {"vcpu_count": 2}, "network": [{"id": "eth0", "interface_type": "virtio-net", "mode": 1}], "metadata": {"a": "b"}})
         );
     }

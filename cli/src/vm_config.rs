@@ -10,6 +10,7 @@ use wasmtime::component::ResourceAny;
 
 use crate::args::VmArgs;
 use crate::error::CliError;
+use crate::output;
 
 const MIB: i64 = 1 << 20;
 
@@ -96,6 +97,15 @@ pub async fn build(instance: &mut Instance, vm: &VmArgs) -> Result<BuiltConfig, 
     builder.fallible(async |b, s, h| b.call_validate(s, h).await).await.map_err(CliError::from)?;
     let config = builder.call(async |b, s, h| b.call_build(s, h).await).await?;
     builder.finish().await?;
+    // metald-cli prints this line on stdout, which breaks `-json` (README.md, "Differences
+    // from the Go client"); here it is a debug log on stderr (`-v -v`), shaped as `info -json`
+    // writes `Config`.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        match output::config_json(&config) {
+            Ok(json) => tracing::debug!("Final VM config: {json}"),
+            Err(error) => tracing::debug!("Final VM config: {error}"),
+        }
+    }
     Ok(BuiltConfig { config, template })
 }
 

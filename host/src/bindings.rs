@@ -10,7 +10,9 @@ wasmtime::component::bindgen!({
     world: "metald",
     path: "../wit",
     exports: { default: async },
-    additional_derives: [PartialEq],
+    // Serialize: the CLI prints records in Go's JSON shape through metald-proto's schema
+    // (`metald_proto::json::go::shape`), from serde's rendering of them.
+    additional_derives: [PartialEq, serde::Serialize],
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
         "wasi:io": wasmtime_wasi::p2::bindings::io,

@@ -548,3 +548,7 @@ mod tests {
         }
     }
 }
+
+/// Go's `encoding/json` shape of records mirroring the messages (metald-cli's `-json`).
+#[cfg(feature = "go")]
+pub mod go;
