@@ -1,4 +1,4 @@
-//! What commands print on stdout: metald-cli's human format (wire facts §11.4) or JSON.
+//! What commands print on stdout: metald-cli's human format (docs/upstream.md#cli-output) or JSON.
 //!
 //! JSON output is always one document that parses. Its shape follows metald-cli: flat
 //! snake_case objects for operations; `info` and `list` keep metald-cli's `VMID`/`State`/
