@@ -13,6 +13,9 @@
 //!   name and then jco's name (`fn`, `Class.static`, `Class#method`): the shapes of its
 //!   parameters (`null` for one that holds none; `self` is `this`, not a parameter) and of
 //!   what it returns (the `ok` payload of a `result`, as jco returns it).
+//! - `ERROR_TAGS`: the cases of the variant the exports throw (the `err` of their `result`s;
+//!   a list of validation issues is thrown too, but is no variant), for `metaldError` to
+//!   recognise it. Exports throwing two different variants is a generation error.
 //!
 //! A shape is `{ enum: name }`, `{ type: name }` (an entry of `TYPES`), `{ list: shape }`,
 //! `{ option: shape }`, `{ tuple: [shape | null, …] }`, `{ record: { jsField: shape } }` (only
@@ -61,6 +64,12 @@ pub fn render(model: &Model) -> Result<String, GenError> {
          \x20* (`fn`, `Class.static`, `Class#method`): parameter shapes (`null`: none) and the result's.\n */\n",
     );
     out.push_str(&object(e.functions()?).render(&STYLE, 0, "export const FUNCTIONS = ", ";"));
+    out.push('\n');
+    out.push_str(
+        "/**\n * The cases of the variant the exports throw (the `err` of their results; other errors,\n\
+         \x20* such as a list of validation issues, are not variants), by which index.js knows it.\n */\n",
+    );
+    out.push_str(&e.error_tags()?.render(&STYLE, 0, "export const ERROR_TAGS = ", ";"));
     Ok(out)
 }
 
@@ -294,6 +303,36 @@ impl Emitter<'_> {
         Ok(out)
     }
 
+    /// The case names of the one variant the exports' results have as their error: a second
+    /// variant would need `metaldError` to tell them apart, which it does not.
+    fn error_tags(&self) -> Result<Expr, GenError> {
+        let mut thrown: Option<usize> = None;
+        for f in &self.m.exports {
+            let Some(Some(TyRef::Def(i))) = self.m.returned(f).1 else { continue };
+            let i = self.target(i);
+            if !matches!(self.m.types[i].kind, Kind::Variant { .. }) {
+                continue;
+            }
+            match thrown {
+                Some(t) if t != i => {
+                    return Err(GenError::Unsupported(format!(
+                        "the exports throw two variants, `{}` and `{}` ({} of `{}`): index.js knows one",
+                        Self::name(&self.m.types[t]),
+                        Self::name(&self.m.types[i]),
+                        f.owner.qualified,
+                        f.wit_name
+                    )));
+                }
+                _ => thrown = Some(i),
+            }
+        }
+        let cases = match thrown.map(|t| &self.m.types[t].kind) {
+            Some(Kind::Variant { cases, .. }) => cases.iter().map(|c| Expr::atom(js_str(&c.name))).collect(),
+            _ => Vec::new(),
+        };
+        Ok(Expr::group("[", cases, "]"))
+    }
+
     fn shape_of(&self, t: Option<TyRef>) -> Result<Option<Expr>, GenError> {
         t.map(|t| self.shape(t)).transpose().map(Option::flatten)
     }
@@ -335,6 +374,26 @@ mod tests {
             assert!(out.contains(line), "missing {line:?} in\n{out}");
         }
         assert!(!out.contains("closed") && !out.contains("code") && !out.contains(" g: "), "{out}");
+    }
+
+    #[test]
+    fn error_tags_are_the_cases_of_the_variant_the_exports_throw() {
+        let out = js("package a:b; interface i { variant error { connect(string), invalid-config(list<u32>), other } \
+             type alias = error; record issue { s: string } \
+             f: func() -> result<u32, error>; g: func() -> result<_, list<issue>>; h: func() -> result<_, alias>; } \
+             world w { export i; }")
+        .unwrap();
+        assert!(
+            out.ends_with("export const ERROR_TAGS = ['connect', 'invalid-config', 'other'];\n"),
+            "{out}"
+        );
+        let none = js("package a:b; interface i { f: func() -> result<u32, string>; } world w { export i; }")
+            .unwrap();
+        assert!(none.ends_with("export const ERROR_TAGS = [];\n"), "{none}");
+        let err = js("package a:b; interface i { variant e1 { a } variant e2 { b } \
+             f: func() -> result<_, e1>; g: func() -> result<_, e2>; } world w { export i; }")
+        .unwrap_err();
+        assert!(err.to_string().contains("two variants, `e1` and `e2`"), "{err}");
     }
 
     #[test]
