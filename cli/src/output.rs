@@ -14,25 +14,22 @@ use serde_json::{Map, Value, json};
 const MIB: i64 = 1 << 20;
 
 /// `VM_STATE_RUNNING`; a state this SDK does not know is its number (`5`), as metald-cli's
-/// protobuf enums print it.
+/// protobuf enums print it. The names are metald-proto's schema table's, matched to the WIT
+/// cases as the `info`/`list` JSON matches them (`go::enum_name`).
 pub fn state_name(state: VmState) -> String {
-    match state {
-        VmState::Unspecified => "VM_STATE_UNSPECIFIED".into(),
-        VmState::Created => "VM_STATE_CREATED".into(),
-        VmState::Running => "VM_STATE_RUNNING".into(),
-        VmState::Paused => "VM_STATE_PAUSED".into(),
-        VmState::Shutdown => "VM_STATE_SHUTDOWN".into(),
-        VmState::Unknown(number) => number.to_string(),
+    match state_json(state) {
+        Value::String(name) => name,
+        other => other.to_string(),
     }
 }
 
 /// A state in an operation's JSON: its name, or the number of a state this SDK does not know
 /// (the protobuf JSON mapping's rule).
 pub fn state_json(state: VmState) -> Value {
-    match state {
-        VmState::Unknown(number) => json!(number),
-        known => json!(state_name(known)),
-    }
+    serde_value(&state)
+        .and_then(|case| go::enum_name::<proto::VmInfo>("state", &case))
+        // Unreachable: every WIT case has its proto value (every_wit_enum_case_has_its_proto_number).
+        .unwrap_or_else(|e| json!(format!("{state:?} ({e})")))
 }
 
 /// Pretty JSON with 2-space indent (keys sorted).
@@ -479,6 +476,24 @@ mod tests {
             assert_eq!(proto::VmState::try_from(n).is_ok(), states[..5].contains(&i64::from(n)), "{n}");
             assert_eq!(proto::NetworkMode::try_from(n).is_ok(), modes[..4].contains(&i64::from(n)), "{n}");
         }
+    }
+
+    #[test]
+    fn states_print_as_their_proto_value_names() {
+        let names =
+            [VmState::Unspecified, VmState::Created, VmState::Running, VmState::Paused, VmState::Shutdown]
+                .map(state_name);
+        assert_eq!(
+            names,
+            [
+                "VM_STATE_UNSPECIFIED",
+                "VM_STATE_CREATED",
+                "VM_STATE_RUNNING",
+                "VM_STATE_PAUSED",
+                "VM_STATE_SHUTDOWN"
+            ]
+        );
+        assert_eq!(state_name(VmState::Unknown(-7)), "-7");
     }
 
     #[test]

@@ -94,3 +94,9 @@ export const FUNCTIONS = {
     },
   },
 };
+
+/**
+ * The cases of the variant the exports throw (the `err` of their results; other errors,
+ * such as a list of validation issues, are not variants), by which index.js knows it.
+ */
+export const ERROR_TAGS = ['connect', 'transport', 'invalid-config', 'other'];

@@ -20,17 +20,13 @@ import type {
 } from '../generated/interfaces/metald-client-types.js';
 import type { Transport, TlsOptions } from './transport.js';
 
-export type * from '../generated/interfaces/metald-client-types.js';
+// jco's types, except that open enums (`VmState`, `NetworkMode`) and every type holding one
+// (`VmInfo`, `VmConfig`, ...) are declared as this package hands them over: the case name, or
+// the protobuf number of a value this SDK does not know (protobuf enums are open; the WIT
+// variant's `unknown(n)`), instead of jco's `{ tag, val }`. On input a known number (`2`)
+// means its case. Generated from the WIT (generated-types.d.ts).
+export type * from './generated-types.js';
 
-/**
- * A VM's lifecycle state as this package shows it: the case name, or the protobuf number of
- * a state this SDK does not know (protobuf enums are open; the WIT variant's `unknown(n)`).
- * On input a known number (`2`) means its case. This replaces jco's `{ tag, val }` form
- * wherever a `state`, `stateFilter` or network `mode` appears.
- */
-export type VmState = 'unspecified' | 'created' | 'running' | 'paused' | 'shutdown' | number;
-/** An interface's address families: the case name, or the number of a mode this SDK does not know. */
-export type NetworkMode = 'unspecified' | 'dual-stack' | 'ipv4-only' | 'ipv6-only' | number;
 /** The known cases of `vm-state`, in protobuf-number order. */
 export const VM_STATES: readonly ['unspecified', 'created', 'running', 'paused', 'shutdown'];
 /** The known cases of `network-mode`, in protobuf-number order. */
@@ -76,7 +72,10 @@ export interface Metald {
   validation: typeof Validation;
   configFile: typeof ConfigFile;
   codec: typeof Codec;
-  /** Every export of this component instance, as jco generates them (states and modes shown as above). */
+  /**
+   * Every export of this component instance, as jco generates them. At run time states and
+   * modes are shown as above; these declarations are still jco's (`{ tag, val }`).
+   */
   exports: Root;
   transport: Transport;
   /** Where this instance may connect. */

@@ -9,7 +9,7 @@ import { error as ioError, poll, streams } from '@bytecodealliance/preview2-shim
 
 import { instantiate } from '../generated/metald.js';
 import { AllowList, formatAllowedHost, parseAllowedHost } from './allow.js';
-import { FUNCTIONS, OPEN_ENUMS, TYPES } from './generated-wit.js';
+import { ERROR_TAGS as ERROR_CASES, FUNCTIONS, OPEN_ENUMS, TYPES } from './generated-wit.js';
 import { createTransport } from './transport.js';
 import { parseSpiffeId } from './tls-policy.js';
 
@@ -248,7 +248,8 @@ function mapShape(shape, value, map) {
 // ---------------------------------------------------------------------------------------
 // Errors
 
-const ERROR_TAGS = new Set(['connect', 'transport', 'invalid-config', 'other']);
+// The `error` variant's cases, generated from the WIT (generated-wit.js).
+const ERROR_TAGS = new Set(ERROR_CASES);
 
 /**
  * The metald `error` variant carried by an error thrown from the component (a jco

@@ -13,7 +13,9 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value};
 
-use super::{Described, ENUMS, FieldSchema, JsonError, Kind, MESSAGES, error, integer, join, kind_name};
+use super::{
+    Described, ENUMS, FieldSchema, JsonError, Kind, MESSAGES, enum_value, error, integer, join, kind_name,
+};
 
 /// `record`, a value mirroring message `M`, as Go's `encoding/json` writes the protoc-gen-go
 /// struct of `M` (metald-cli's `-json`, `docs/upstream.md#cli-output`): proto (snake_case)
@@ -39,12 +41,28 @@ pub fn shape<M: Described>(record: &Value) -> Result<Value, JsonError> {
 /// when it is the zero value: for a hand-written struct whose fields have no `omitempty`, such
 /// as metald-cli's own `info` output around the fields of `GetVmInfoResponse`.
 pub fn field<M: Described>(name: &str, value: &Value) -> Result<Value, JsonError> {
-    let field = MESSAGES[M::MESSAGE]
+    go_field(schema_field::<M>(name)?, value, name)
+}
+
+/// The value `value` of the enum field `name` (its proto name) of message `M`, given as for
+/// [`shape`], by its proto value name (`VM_STATE_RUNNING`), or as its number when the schema
+/// has no value with it: as metald-cli's human output and the protobuf JSON mapping write it.
+/// The case is matched to the value as [`shape`] matches it.
+pub fn enum_name<M: Described>(name: &str, value: &Value) -> Result<Value, JsonError> {
+    match schema_field::<M>(name)? {
+        FieldSchema { kind: Kind::Enum(index), repeated: false, .. } => {
+            Ok(enum_value(*index, go_enum(*index, value, name)?))
+        }
+        _ => Err(error(name, "not a single enum field of the proto schema")),
+    }
+}
+
+fn schema_field<M: Described>(name: &str) -> Result<&'static FieldSchema, JsonError> {
+    MESSAGES[M::MESSAGE]
         .fields
         .iter()
         .find(|field| field.proto_name == name)
-        .ok_or_else(|| error(name, "not a field of the proto schema"))?;
-    go_field(field, value, name)
+        .ok_or_else(|| error(name, "not a field of the proto schema"))
 }
 
 /// The paths of the fields of `M` (nested messages and list elements included) that a
@@ -236,6 +254,26 @@ mod tests {
         assert_eq!(state(serde_json::json!("Unspecified")).unwrap(), 0, "a field keeps its zero value");
         let filter = serde_json::json!({"state_filter": ["Running", {"Unknown": -3}]});
         assert_eq!(shape::<ListVmsRequest>(&filter).unwrap(), serde_json::json!({"state_filter": [2, -3]}));
+    }
+
+    #[test]
+    fn enum_name_names_known_values_and_keeps_numbers_of_unknown_ones() {
+        let state = |value| enum_name::<VmInfo>("state", &value);
+        assert_eq!(state(serde_json::json!("Running")).unwrap(), "VM_STATE_RUNNING");
+        assert_eq!(state(serde_json::json!("Unspecified")).unwrap(), "VM_STATE_UNSPECIFIED");
+        assert_eq!(state(serde_json::json!({"Unknown": 9})).unwrap(), 9);
+        assert_eq!(state(serde_json::json!(3)).unwrap(), "VM_STATE_PAUSED");
+        let mode = enum_name::<NetworkInterface>("mode", &serde_json::json!("Ipv4Only")).unwrap();
+        assert_eq!(mode, "NETWORK_MODE_IPV4_ONLY");
+        assert_eq!(
+            state(serde_json::json!("Exploded")).unwrap_err().to_string(),
+            "state: the case Exploded has no VmState value"
+        );
+        assert_eq!(enum_name::<VmInfo>("vm_id", &serde_json::json!("a")).unwrap_err().path, "vm_id");
+        assert_eq!(
+            enum_name::<ListVmsRequest>("state_filter", &serde_json::json!([])).unwrap_err().path,
+            "state_filter"
+        );
     }
 
     #[test]

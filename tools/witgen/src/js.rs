@@ -13,6 +13,9 @@
 //!   name and then jco's name (`fn`, `Class.static`, `Class#method`): the shapes of its
 //!   parameters (`null` for one that holds none; `self` is `this`, not a parameter) and of
 //!   what it returns (the `ok` payload of a `result`, as jco returns it).
+//! - `ERROR_TAGS`: the cases of the variant the exports throw (the `err` of their `result`s;
+//!   a list of validation issues is thrown too, but is no variant), for `metaldError` to
+//!   recognise it. Exports throwing two different variants is a generation error.
 //!
 //! A shape is `{ enum: name }`, `{ type: name }` (an entry of `TYPES`), `{ list: shape }`,
 //! `{ option: shape }`, `{ tuple: [shape | null, …] }`, `{ record: { jsField: shape } }` (only
@@ -25,8 +28,8 @@
 //! `option` (jco's `{ tag: 'some', val }` form).
 
 use crate::GenError;
-use crate::layout::{Expr, Style};
-use crate::model::{Func, FuncKind, Kind, Model, TyRef, TypeDef};
+use crate::layout::{Expr, Style, width};
+use crate::model::{Func, FuncKind, Kind, Model, Prim, TyRef, TypeDef};
 use crate::names::{check_unique, jco_camel, jco_class};
 
 /// The regenerate command, printed in the header.
@@ -61,6 +64,12 @@ pub fn render(model: &Model) -> Result<String, GenError> {
          \x20* (`fn`, `Class.static`, `Class#method`): parameter shapes (`null`: none) and the result's.\n */\n",
     );
     out.push_str(&object(e.functions()?).render(&STYLE, 0, "export const FUNCTIONS = ", ";"));
+    out.push('\n');
+    out.push_str(
+        "/**\n * The cases of the variant the exports throw (the `err` of their results; other errors,\n\
+         \x20* such as a list of validation issues, are not variants), by which index.js knows it.\n */\n",
+    );
+    out.push_str(&e.error_tags()?.render(&STYLE, 0, "export const ERROR_TAGS = ", ";"));
     Ok(out)
 }
 
@@ -294,9 +303,251 @@ impl Emitter<'_> {
         Ok(out)
     }
 
+    /// The case names of the one variant the exports' results have as their error: a second
+    /// variant would need `metaldError` to tell them apart, which it does not.
+    fn error_tags(&self) -> Result<Expr, GenError> {
+        let mut thrown: Option<usize> = None;
+        for f in &self.m.exports {
+            let Some(Some(TyRef::Def(i))) = self.m.returned(f).1 else { continue };
+            let i = self.target(i);
+            if !matches!(self.m.types[i].kind, Kind::Variant { .. }) {
+                continue;
+            }
+            match thrown {
+                Some(t) if t != i => {
+                    return Err(GenError::Unsupported(format!(
+                        "the exports throw two variants, `{}` and `{}` ({} of `{}`): index.js knows one",
+                        Self::name(&self.m.types[t]),
+                        Self::name(&self.m.types[i]),
+                        f.owner.qualified,
+                        f.wit_name
+                    )));
+                }
+                _ => thrown = Some(i),
+            }
+        }
+        let cases = match thrown.map(|t| &self.m.types[t].kind) {
+            Some(Kind::Variant { cases, .. }) => cases.iter().map(|c| Expr::atom(js_str(&c.name))).collect(),
+            _ => Vec::new(),
+        };
+        Ok(Expr::group("[", cases, "]"))
+    }
+
     fn shape_of(&self, t: Option<TyRef>) -> Result<Option<Expr>, GenError> {
         t.map(|t| self.shape(t)).transpose().map(Option::flatten)
     }
+}
+
+/// The TypeScript declarations of what `index.js` hands over (`js/src/generated-types.d.ts`):
+/// jco's declarations of the `types` interface, except that every open enum is the union of
+/// its case names and `number`, and every named type holding one is jco's with those fields
+/// (or variant cases) rewritten. Types of other interfaces holding an open enum are declared
+/// too (`VmConfigFile`, `RpcRequest`).
+pub fn render_types(model: &Model) -> Result<String, GenError> {
+    let e = Emitter { m: model };
+    let mut decls = Vec::new();
+    let mut names = Vec::new();
+    let mut modules: Vec<(String, String)> = Vec::new();
+    for (i, def) in model.types.iter().enumerate() {
+        let (Some(name), true) = (&def.name, e.target(i) == i) else { continue };
+        let class = jco_class(name);
+        let decl = if let Some(cases) = def.kind.open_enum() {
+            let mut items: Vec<String> = cases.iter().map(|c| js_str(c)).collect();
+            items.push("number".into());
+            format!(
+                "/**\n * `{name}` as index.js shows it: the case name, or the number of a value this SDK does\n \
+                 * not know. On input a known number means its case.\n */\n{}",
+                ts_union(&format!("export type {class} ="), &items)
+            )
+        } else if e.shape(TyRef::Def(i))?.is_none() {
+            continue;
+        } else {
+            let jco = e.jco_ref(i, &mut modules)?;
+            let body = match &def.kind {
+                Kind::Record { fields } => {
+                    let mut omitted = Vec::new();
+                    let mut lines = String::new();
+                    for f in fields {
+                        if e.shape(f.ty)?.is_none() {
+                            continue;
+                        }
+                        let field = jco_camel(&f.name);
+                        omitted.push(js_str(&field));
+                        let (optional, ty) = match f.ty {
+                            TyRef::Def(t) if e.is_option(TyRef::Def(t)) => {
+                                let Kind::Option { elem, .. } = &model.types[e.target(t)].kind else {
+                                    unreachable!("is_option")
+                                };
+                                ("?", e.ts(*elem, &mut modules)?)
+                            }
+                            t => ("", e.ts(t, &mut modules)?),
+                        };
+                        lines.push_str(&format!("  {field}{optional}: {ty};\n"));
+                    }
+                    format!("export type {class} = Omit<{jco}, {}> & {{\n{lines}}};", omitted.join(" | "))
+                }
+                Kind::Variant { cases, .. } => {
+                    let mut tags = Vec::new();
+                    let mut items = Vec::new();
+                    for c in cases {
+                        let Some(t) = c.ty else { continue };
+                        if e.shape(t)?.is_none() {
+                            continue;
+                        }
+                        tags.push(js_str(&c.name));
+                        items.push(format!(
+                            "{{ tag: {}; val: {} }}",
+                            js_str(&c.name),
+                            e.ts(t, &mut modules)?
+                        ));
+                    }
+                    items.insert(0, format!("Exclude<{jco}, {{ tag: {} }}>", tags.join(" | ")));
+                    ts_union(&format!("export type {class} ="), &items)
+                }
+                _ => format!("export type {class} = {};", e.ts_structural(def, &mut modules)?),
+            };
+            format!("/** jco's `{class}` with its open enums as index.js shows them. */\n{body}")
+        };
+        names.push(class);
+        decls.push(decl);
+    }
+    check_unique("TypeScript", names)?;
+    let types_module = "../generated/interfaces/metald-client-types.js";
+    let mut out = String::new();
+    out.push_str("// Code generated by metald-witgen from wit/; DO NOT EDIT.\n");
+    out.push_str(&format!("// Regenerate: {COMMAND} (tools/witgen/tests/fresh.rs checks it).\n"));
+    out.push_str(
+        "//\n\
+         // jco's declarations of the types interface, with the component's open protobuf enums\n\
+         // (WIT variants of payload-less cases plus `unknown(s32)`) as index.js hands them over:\n\
+         // the case name or a number, in every type that holds one. Types only: there is no\n\
+         // generated-types.js.\n\n",
+    );
+    modules.sort();
+    for (alias, module) in &modules {
+        out.push_str(&format!("import type * as {alias} from '{module}';\n"));
+    }
+    out.push_str(&format!("\nexport type * from '{types_module}';\n"));
+    for decl in decls {
+        out.push('\n');
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// `head item | item;` on one line when it fits, otherwise one `| item` per line.
+fn ts_union(head: &str, items: &[String]) -> String {
+    let flat = format!("{head} {};", items.join(" | "));
+    if width(&flat) <= STYLE.line {
+        return flat;
+    }
+    let mut out = head.to_owned();
+    for item in items {
+        out.push_str(&format!("\n  | {item}"));
+    }
+    out.push(';');
+    out
+}
+
+impl Emitter<'_> {
+    /// jco's declaration of the named type `i`: `JcoTypes.VmInfo`, recording the module.
+    fn jco_ref(&self, i: usize, modules: &mut Vec<(String, String)>) -> Result<String, GenError> {
+        let def = &self.m.types[i];
+        let owner = def.owner.as_ref().ok_or_else(|| {
+            GenError::Unsupported(format!("the type `{}` has no interface", Self::name(def)))
+        })?;
+        Ok(format!("{}.{}", self.module_alias(owner, modules), jco_class(Self::name(def))))
+    }
+
+    fn module_alias(&self, owner: &crate::model::Owner, modules: &mut Vec<(String, String)>) -> String {
+        let alias =
+            format!("Jco{}{}", jco_class(&owner.package.replace(':', "-")), jco_class(&owner.interface));
+        let module =
+            format!("../generated/interfaces/{}-{}.js", owner.package.replace(':', "-"), owner.interface);
+        if !modules.iter().any(|(a, _)| *a == alias) {
+            modules.push((alias.clone(), module));
+        }
+        alias
+    }
+
+    /// The TypeScript type of a value of `t` as index.js hands it over.
+    fn ts(&self, t: TyRef, modules: &mut Vec<(String, String)>) -> Result<String, GenError> {
+        let i = match t {
+            TyRef::Prim(p) => return Ok(ts_prim(p).to_owned()),
+            TyRef::Def(i) => self.target(i),
+        };
+        let def = &self.m.types[i];
+        match &def.name {
+            // Declared in this file when it holds an open enum (or is one), else jco's.
+            Some(name) if def.kind.open_enum().is_some() || self.shape(TyRef::Def(i))?.is_some() => {
+                Ok(jco_class(name))
+            }
+            Some(_) => self.jco_ref(i, modules),
+            None => self.ts_structural(def, modules),
+        }
+    }
+
+    /// The TypeScript type of an anonymous type's structure (as jco writes it).
+    fn ts_structural(&self, def: &TypeDef, modules: &mut Vec<(String, String)>) -> Result<String, GenError> {
+        Ok(match &def.kind {
+            Kind::Alias { target } => self.ts(*target, modules)?,
+            Kind::List { elem: TyRef::Prim(p) } if typed_array(*p).is_some() => {
+                typed_array(*p).unwrap_or_default().to_owned()
+            }
+            Kind::List { elem } => format!("Array<{}>", self.ts(*elem, modules)?),
+            Kind::Option { elem, .. } => format!("{} | undefined", self.ts(*elem, modules)?),
+            Kind::Tuple { fields } => {
+                let items = fields.iter().map(|f| self.ts(f.ty, modules)).collect::<Result<Vec<_>, _>>()?;
+                format!("[{}]", items.join(", "))
+            }
+            Kind::Result { ok, err, .. } => {
+                let ok = ok.map(|t| self.ts(t, modules)).transpose()?.unwrap_or_else(|| "undefined".into());
+                let err = err.map(|t| self.ts(t, modules)).transpose()?.unwrap_or_else(|| "undefined".into());
+                format!("{{ tag: 'ok'; val: {ok} }} | {{ tag: 'err'; val: {err} }}")
+            }
+            Kind::Own { resource } | Kind::Borrow { resource } => {
+                let r = &self.m.resources[*resource];
+                format!("{}.{}", self.module_alias(&r.owner, modules), jco_class(&r.name))
+            }
+            Kind::Record { .. }
+            | Kind::Variant { .. }
+            | Kind::Enum { .. }
+            | Kind::Flags { .. }
+            | Kind::Resource { .. } => {
+                return Err(GenError::Unsupported(format!(
+                    "an anonymous {} in a type holding an open enum",
+                    Self::name(def)
+                )));
+            }
+        })
+    }
+}
+
+fn ts_prim(p: Prim) -> &'static str {
+    match p {
+        Prim::Bool => "boolean",
+        Prim::U64 | Prim::S64 => "bigint",
+        Prim::Char | Prim::String => "string",
+        _ => "number",
+    }
+}
+
+/// jco's typed array for a list of numbers.
+fn typed_array(p: Prim) -> Option<&'static str> {
+    Some(match p {
+        Prim::U8 => "Uint8Array",
+        Prim::S8 => "Int8Array",
+        Prim::U16 => "Uint16Array",
+        Prim::S16 => "Int16Array",
+        Prim::U32 => "Uint32Array",
+        Prim::S32 => "Int32Array",
+        Prim::U64 => "BigUint64Array",
+        Prim::S64 => "BigInt64Array",
+        Prim::F32 => "Float32Array",
+        Prim::F64 => "Float64Array",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -335,6 +586,55 @@ mod tests {
             assert!(out.contains(line), "missing {line:?} in\n{out}");
         }
         assert!(!out.contains("closed") && !out.contains("code") && !out.contains(" g: "), "{out}");
+    }
+
+    #[test]
+    fn error_tags_are_the_cases_of_the_variant_the_exports_throw() {
+        let out = js("package a:b; interface i { variant error { connect(string), invalid-config(list<u32>), other } \
+             type alias = error; record issue { s: string } \
+             f: func() -> result<u32, error>; g: func() -> result<_, list<issue>>; h: func() -> result<_, alias>; } \
+             world w { export i; }")
+        .unwrap();
+        assert!(
+            out.ends_with("export const ERROR_TAGS = ['connect', 'invalid-config', 'other'];\n"),
+            "{out}"
+        );
+        let none = js("package a:b; interface i { f: func() -> result<u32, string>; } world w { export i; }")
+            .unwrap();
+        assert!(none.ends_with("export const ERROR_TAGS = [];\n"), "{none}");
+        let err = js("package a:b; interface i { variant e1 { a } variant e2 { b } \
+             f: func() -> result<_, e1>; g: func() -> result<_, e2>; } world w { export i; }")
+        .unwrap_err();
+        assert!(err.to_string().contains("two variants, `e1` and `e2`"), "{err}");
+    }
+
+    fn ts(wit: &str) -> String {
+        let mut resolve = wit_parser::Resolve::default();
+        let pkg = resolve.push_str("test.wit", wit).unwrap();
+        let world = resolve.select_world(&[pkg], Some("w")).unwrap();
+        let core = CoreNames { imports: Default::default(), exports: Default::default() };
+        render_types(&build(&resolve, world, &core).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn typescript_declares_open_enums_and_rewrites_the_types_holding_them() {
+        let out = ts("package a:b; interface types { variant state { unspecified, running, unknown(s32) } \
+             record plain { n: u32 } record inner { s: state, n: u32 } \
+             record outer { the-inner: option<inner>, all: list<state>, pairs: list<tuple<string, state, plain>>, p: plain } \
+             type alias = outer; variant v { a(outer), b(string) } } world w { export types; }");
+        for decl in [
+            "import type * as JcoABTypes from '../generated/interfaces/a-b-types.js';\n",
+            "export type * from '../generated/interfaces/metald-client-types.js';\n",
+            "export type State = 'unspecified' | 'running' | number;\n",
+            "export type Inner = Omit<JcoABTypes.Inner, 's'> & {\n  s: State;\n};\n",
+            "export type Outer = Omit<JcoABTypes.Outer, 'theInner' | 'all' | 'pairs'> & {\n  theInner?: Inner;\n  \
+             all: Array<State>;\n  pairs: Array<[string, State, JcoABTypes.Plain]>;\n};\n",
+            "export type Alias = Outer;\n",
+            "export type V = Exclude<JcoABTypes.V, { tag: 'a' }> | { tag: 'a'; val: Outer };\n",
+        ] {
+            assert!(out.contains(decl), "missing {decl:?} in\n{out}");
+        }
+        assert!(!out.contains("type Plain"), "{out}");
     }
 
     #[test]

@@ -89,6 +89,12 @@ pub fn js_tables(model: &model::Model) -> Result<String, GenError> {
     js::render(model)
 }
 
+/// The TypeScript declarations of the JavaScript package's component types, open enums as it
+/// shows them (`js/src/generated-types.d.ts`).
+pub fn js_types(model: &model::Model) -> Result<String, GenError> {
+    js::render_types(model)
+}
+
 /// The Go bindings file of the repository's Go module (`go/metald/bindings.go`), formatted
 /// by `gofmt` (which must be on `PATH`).
 pub fn go_bindings(model: &model::Model) -> Result<String, GenError> {

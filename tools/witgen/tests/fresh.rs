@@ -1,4 +1,4 @@
-//! The committed bindings (Go, Python) and tables (JavaScript) are what the generator makes of
+//! The committed bindings (Go, Python), tables and declarations (JavaScript) are what the generator makes of
 //! the committed WIT (and, for Go, the committed component).
 
 use std::path::PathBuf;
@@ -40,6 +40,17 @@ fn committed_js_tables_match_the_wit() {
     assert!(
         fresh == committed,
         "js/src/generated-wit.js is stale: run `cargo run -p metald-witgen -- js` and commit the result"
+    );
+}
+
+#[test]
+fn committed_typescript_declarations_match_the_wit() {
+    let model = metald_witgen::load_wit(&root().join("wit")).unwrap();
+    let fresh = metald_witgen::js_types(&model).unwrap();
+    let committed = std::fs::read_to_string(root().join("js/src/generated-types.d.ts")).unwrap();
+    assert!(
+        fresh == committed,
+        "js/src/generated-types.d.ts is stale: run `cargo run -p metald-witgen -- js` and commit the result"
     );
 }
 
