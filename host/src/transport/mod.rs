@@ -194,13 +194,13 @@ impl Transport {
         let options = options.unwrap_or_default();
         let first_byte = options.first_byte_timeout.unwrap_or(self.config.default_response_timeout);
         let between_bytes = options.between_bytes_timeout.unwrap_or(self.config.default_response_timeout);
-        let authority = request.uri().authority().map(ToString::to_string).unwrap_or_default();
         let sending = tokio::time::timeout(first_byte, client.request(request));
         let response = match body::while_waiting(&activity, sending).await {
             Err(_) => return Err(errors::code(&Cause::NoAnswer, Phase::Request)),
             Ok(Err(error)) => {
                 let mapped = errors::from_client_error(&error);
-                tracing::info!(%authority, error = %errors::chain(&error), ?mapped, "request failed");
+                // The hook's `outgoing_request` span around this call carries the authority.
+                tracing::info!(error = %errors::chain(&error), ?mapped, "request failed");
                 return Err(mapped);
             }
             Ok(Ok(response)) => response,
@@ -210,7 +210,11 @@ impl Transport {
         let head_size: usize =
             response.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
         if head_size > self.config.max_response_header_bytes {
-            tracing::warn!(%authority, head_size, limit = self.config.max_response_header_bytes, "response headers over the limit");
+            tracing::warn!(
+                head_size,
+                limit = self.config.max_response_header_bytes,
+                "response headers over the limit"
+            );
             return Err(errors::code(&Cause::HeadTooLarge(u32::try_from(head_size).ok()), Phase::Request));
         }
         Ok(response.map(|incoming| body::GuardedBody::new(incoming, between_bytes, activity).boxed()))
