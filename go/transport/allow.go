@@ -19,44 +19,59 @@ type Origin struct {
 	Port uint16
 }
 
-// ParseOrigin parses an allow-list entry: "scheme://host[:port][/path]" with scheme http
-// or https (the path is ignored), or "host[:port]" for either scheme. Credentials,
-// wildcards and port 0 are refused.
+// The problems an allow-list entry can have; the error message of ParseOrigin ends with
+// one of them, as the Rust and JS hosts' do (testdata/allow-list.json).
+const (
+	problemScheme = "the scheme must be http or https"
+	problemShape  = "expected scheme://host:port, host:port or host; paths and wildcards are not allowed"
+	problemPort   = "the port must be a number 1-65535"
+	problemEmpty  = "the host and port must not be empty or zero"
+)
+
+// ParseOrigin parses an allow-list entry: "scheme://host[:port]" with scheme http or
+// https, or "host[:port]" or "host" for either scheme. Paths, queries, user info and
+// wildcards are refused, as are port 0 and a port above 65535; the rules and messages
+// are the Rust host's (host/src/transport/allow.rs), checked against
+// testdata/allow-list.json.
 func ParseOrigin(entry string) (Origin, error) {
-	bad := func(reason string) (Origin, error) {
-		return Origin{}, fmt.Errorf("origin %q: %s", entry, reason)
+	bad := func(problem string) (Origin, error) {
+		return Origin{}, fmt.Errorf("invalid allow-list entry %q: %s", entry, problem)
 	}
 	var o Origin
 	rest := entry
 	if scheme, after, ok := strings.Cut(entry, "://"); ok {
-		switch strings.ToLower(scheme) {
-		case "http", "https":
-			o.Scheme = strings.ToLower(scheme)
-		default:
-			return bad("the scheme must be http or https")
+		if scheme != "http" && scheme != "https" {
+			return bad(problemScheme)
 		}
-		rest = after
+		o.Scheme, rest = scheme, after
 	}
-	// The authority ends at the path, query or fragment.
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		if o.Scheme == "" && strings.Trim(rest[i:], "/") != "" {
-			return bad("a path needs a scheme (http:// or https://)")
+	rest = strings.TrimSuffix(rest, "/")
+	if rest == "" || strings.ContainsAny(rest, "/?#@*") {
+		return bad(problemShape)
+	}
+	host := rest
+	if i := strings.LastIndexByte(rest, ':'); i >= 0 && !strings.Contains(rest[i+1:], "]") {
+		host = rest[:i]
+		n, err := strconv.ParseUint(rest[i+1:], 10, 16)
+		if err != nil {
+			return bad(problemPort)
 		}
-		rest = rest[:i]
-	}
-	if strings.ContainsAny(rest, "@*") {
-		return bad("credentials and wildcards are not allowed")
-	}
-	host, port, ok := splitAuthority(rest)
-	if !ok || host == "" {
-		return bad("expected scheme://host[:port] or host[:port]")
-	}
-	if port != "" {
-		n, err := strconv.ParseUint(port, 10, 16)
-		if err != nil || n == 0 {
-			return bad("the port must be a number from 1 to 65535")
+		if n == 0 {
+			return bad(problemEmpty)
 		}
 		o.Port = uint16(n)
+	}
+	if host == "" {
+		return bad(problemEmpty)
+	}
+	if strings.HasPrefix(host, "[") {
+		inner, ok := strings.CutSuffix(host[1:], "]")
+		if !ok || !strings.Contains(inner, ":") || net.ParseIP(inner) == nil {
+			return bad(problemShape)
+		}
+		host = inner
+	} else if !validRegName(host) {
+		return bad(problemShape)
 	}
 	o.Host = strings.ToLower(host)
 	return o, nil

@@ -1,78 +1,98 @@
 package transport
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
 
-func TestParseOrigin(t *testing.T) {
-	good := []struct {
-		in   string
-		want Origin
-	}{
-		{"http://127.0.0.1:8080", Origin{"http", "127.0.0.1", 8080}},
-		{"https://Metald:8443/prefix/x", Origin{"https", "metald", 8443}},
-		{"HTTPS://metald", Origin{"https", "metald", 0}},
-		{"http://metald/", Origin{"http", "metald", 0}},
-		{"http://[::1]:9", Origin{"http", "::1", 9}},
-		{"10.0.0.1:80", Origin{"", "10.0.0.1", 80}},
-		{"example.org", Origin{"", "example.org", 0}},
+// allowVectors are the shared allow-list vectors (testdata/allow-list.json), which the
+// Rust, JS and Python hosts read too.
+type allowVectors struct {
+	Entries []struct {
+		Entry     string  `json:"entry"`
+		Canonical *string `json:"canonical"`
+		Problem   *string `json:"problem"`
+	} `json:"entries"`
+	Requests []struct {
+		Allow     []string `json:"allow"`
+		Scheme    string   `json:"scheme"`
+		Authority string   `json:"authority"`
+		Allowed   bool     `json:"allowed"`
+	} `json:"requests"`
+}
+
+func readAllowVectors(t *testing.T) allowVectors {
+	t.Helper()
+	data, err := os.ReadFile("../../testdata/allow-list.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range good {
-		got, err := ParseOrigin(c.in)
-		if err != nil || got != c.want {
-			t.Errorf("ParseOrigin(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
-		}
-		if again, err := ParseOrigin(got.String()); err != nil || again != got {
-			t.Errorf("%q does not round-trip through String: %q", c.in, got.String())
-		}
+	var v allowVectors
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatalf("testdata/allow-list.json: %v", err)
 	}
-	for _, in := range []string{"", "ftp://x", "http://", "h:0", "h:99999", "h:x", "*.example.org",
-		"http://user@host", "host/path", "http://[::1", "http://a b"} {
-		if o, err := ParseOrigin(in); err == nil {
-			t.Errorf("ParseOrigin(%q) = %+v, want an error", in, o)
+	if len(v.Entries) == 0 || len(v.Requests) == 0 {
+		t.Fatal("testdata/allow-list.json has no cases")
+	}
+	return v
+}
+
+func TestParseOriginFollowsTheSharedVectors(t *testing.T) {
+	for _, c := range readAllowVectors(t).Entries {
+		got, err := ParseOrigin(c.Entry)
+		switch {
+		case c.Canonical != nil:
+			if err != nil || got.String() != *c.Canonical {
+				t.Errorf("ParseOrigin(%q) = %q, %v; want %q", c.Entry, got.String(), err, *c.Canonical)
+				continue
+			}
+			if again, err := ParseOrigin(got.String()); err != nil || again != got {
+				t.Errorf("%q does not round-trip through String: %q", c.Entry, got.String())
+			}
+		case c.Problem != nil:
+			want := fmt.Sprintf("invalid allow-list entry %q: %s", c.Entry, *c.Problem)
+			if err == nil || err.Error() != want {
+				t.Errorf("ParseOrigin(%q) = %+v, %v; want the error %q", c.Entry, got, err, want)
+			}
+		default:
+			t.Errorf("vector %q has neither canonical nor problem", c.Entry)
 		}
 	}
 }
 
-func TestAllowList(t *testing.T) {
-	list := allowList{}
-	for _, e := range []string{"http://127.0.0.1:8080", "https://metald.internal/prefix", "either.example:9000"} {
-		o, err := ParseOrigin(e)
-		if err != nil {
-			t.Fatal(err)
+func TestAllowListFollowsTheSharedVectors(t *testing.T) {
+	for _, c := range readAllowVectors(t).Requests {
+		list := allowList{}
+		for _, e := range c.Allow {
+			o, err := ParseOrigin(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list = append(list, o)
 		}
-		list = append(list, o)
-	}
-	cases := []struct {
-		scheme, authority string
-		want              bool
-	}{
-		{"http", "127.0.0.1:8080", true},
-		{"https", "127.0.0.1:8080", false}, // another scheme
-		{"http", "127.0.0.1:8081", false},  // another port
-		{"http", "localhost:8080", false},  // another name for the host
-		{"http", "127.0.0.1", false},       // default port 80
-		{"https", "metald.internal", true},
-		{"https", "METALD.internal:443", true}, // case and explicit default port
-		{"https", "metald.internal:8443", false},
-		{"http", "metald.internal", false},
-		{"http", "either.example:9000", true},
-		{"https", "either.example:9000", true},
-		{"https", "either.example", false},
-		{"ftp", "127.0.0.1:8080", false},
-		{"http", "user@127.0.0.1:8080", false},
-		{"http", "", false},
-	}
-	for _, c := range cases {
-		if got := list.allows(c.scheme, c.authority); got != c.want {
-			t.Errorf("allows(%s://%s) = %v, want %v", c.scheme, c.authority, got, c.want)
+		if got := list.allows(c.Scheme, c.Authority); got != c.Allowed {
+			t.Errorf("allows(%s://%s) with %q = %v, want %v", c.Scheme, c.Authority, c.Allow, got, c.Allowed)
 		}
 	}
-	if (allowList{}).allows("http", "127.0.0.1:8080") {
-		t.Error("an empty list allowed a request")
+}
+
+func TestAllowListRefusesOtherSchemesAndMalformedAuthorities(t *testing.T) {
+	o, err := ParseOrigin("127.0.0.1:8080")
+	if err != nil {
+		t.Fatal(err)
 	}
-	tr, err := New(Config{AllowList: []string{"https://Metald:8443/prefix"}})
+	list := allowList{o}
+	for _, c := range []struct{ scheme, authority string }{
+		{"ftp", "127.0.0.1:8080"}, {"http", ""}, {"http", "127.0.0.1:0"}, {"http", "[::1"},
+	} {
+		if list.allows(c.scheme, c.authority) {
+			t.Errorf("allows(%s://%s) = true", c.scheme, c.authority)
+		}
+	}
+	tr, err := New(Config{AllowList: []string{"https://Metald:8443"}})
 	if err != nil {
 		t.Fatal(err)
 	}

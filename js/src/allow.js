@@ -1,9 +1,16 @@
 // The outbound allow-list: which `scheme://host:port` the component may reach. The same
-// rules as the Rust host (host/src/transport/allow.rs): an entry is `scheme://host[:port]`,
-// `host:port` or `host`; no paths, no wildcards; a missing scheme allows http and https; a
-// missing port means the scheme's default port.
+// rules as the Rust host (host/src/transport/allow.rs), checked against the shared vectors
+// in testdata/allow-list.json: an entry is `scheme://host[:port]`, `host:port` or `host`; no
+// paths, no wildcards; a missing scheme allows http and https; a missing port means the
+// scheme's default port.
+
+import { isIPv6 } from 'node:net';
 
 const defaultPort = (scheme) => (scheme === 'https' ? 443 : 80);
+
+/** A host name or IPv4 address of RFC 3986 reg-name characters, or an IPv6 address in brackets. */
+const validHost = (host) =>
+  host.startsWith('[') ? /^\[[^\]]+\]$/.test(host) && isIPv6(host.slice(1, -1)) : /^[A-Za-z0-9\-._~%]+$/.test(host);
 
 /**
  * Parses one allow-list entry.
@@ -37,6 +44,7 @@ export function parseAllowedHost(entry) {
     port = Number(text);
   }
   if (host === '' || port === 0) fail('the host and port must not be empty or zero');
+  if (!validHost(host)) fail('expected scheme://host:port, host:port or host; paths and wildcards are not allowed');
   return { scheme, host: host.toLowerCase(), port };
 }
 
@@ -86,11 +94,6 @@ export function splitAuthority(authority) {
     if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65535) return null;
     port = Number(text);
   }
-  if (host === '') return null;
-  if (host.startsWith('[')) {
-    if (!/^\[[0-9a-fA-F:.]+\]$/.test(host)) return null;
-  } else if (!/^[a-zA-Z0-9.-]+$/.test(host)) {
-    return null;
-  }
+  if (host === '' || !validHost(host)) return null;
   return { host, port };
 }

@@ -50,7 +50,8 @@ pub enum EntryProblem {
 }
 
 impl AllowedHost {
-    /// Parses `scheme://host[:port]`, `host:port` or `host`.
+    /// Parses `scheme://host[:port]`, `host:port` or `host`; the host is a name, an IPv4
+    /// address or an IPv6 address in brackets (the rules of `testdata/allow-list.json`).
     pub fn parse(entry: &str) -> Result<AllowedHost, AllowError> {
         AllowedHost::parse_origin(entry).map_err(|problem| AllowError::Entry { entry: entry.into(), problem })
     }
@@ -74,6 +75,9 @@ impl AllowedHost {
         if host.is_empty() || port == Some(0) {
             return Err(EntryProblem::Empty);
         }
+        if !valid_host(host) {
+            return Err(EntryProblem::Shape);
+        }
         Ok(AllowedHost { scheme, host: host.to_ascii_lowercase(), port })
     }
 
@@ -95,6 +99,15 @@ impl AllowedHost {
         self.scheme.as_deref().is_none_or(|s| s == scheme)
             && self.host == host
             && self.port.unwrap_or(default_port) == port
+    }
+}
+
+/// Whether `host` is an IPv6 address in brackets, or a host name or IPv4 address made of
+/// RFC 3986 reg-name characters (letters, digits, `-._~%`).
+fn valid_host(host: &str) -> bool {
+    match host.strip_prefix('[') {
+        Some(rest) => rest.strip_suffix(']').is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)),
     }
 }
 
@@ -131,8 +144,12 @@ impl AllowList {
         &self.0
     }
 
-    /// Whether a request to `uri` may go out.
+    /// Whether a request to `uri` may go out. An authority with user info
+    /// (`user@host`) never may: no entry has one (`testdata/allow-list.json`).
     pub fn allows(&self, uri: &http::Uri) -> bool {
+        if uri.authority().is_some_and(|authority| authority.as_str().contains('@')) {
+            return false;
+        }
         let scheme = uri.scheme_str().unwrap_or("https");
         let Some(host) = uri.host() else { return false };
         let host = host.to_ascii_lowercase();
@@ -211,6 +228,70 @@ mod tests {
         }
         // An --allow-host entry still has no path: it would read as a path restriction.
         assert!(AllowedHost::parse("http://127.0.0.1:8080/metald").is_err());
+    }
+
+    /// The shared vectors (`testdata/allow-list.json`), which the Go, JS and Python hosts
+    /// read too.
+    #[derive(serde::Deserialize)]
+    struct Vectors {
+        entries: Vec<EntryVector>,
+        requests: Vec<RequestVector>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct EntryVector {
+        entry: String,
+        canonical: Option<String>,
+        problem: Option<String>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct RequestVector {
+        allow: Vec<String>,
+        scheme: String,
+        authority: String,
+        allowed: bool,
+    }
+
+    fn vectors() -> Vectors {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/allow-list.json");
+        let text = std::fs::read_to_string(path).expect("the shared vectors");
+        serde_json::from_str(&text).expect("vectors parse")
+    }
+
+    #[test]
+    fn entries_parse_as_the_shared_vectors_say() {
+        let vectors = vectors();
+        assert!(!vectors.entries.is_empty());
+        for case in vectors.entries {
+            match (AllowedHost::parse(&case.entry), case.canonical, case.problem) {
+                (Ok(entry), Some(canonical), None) => {
+                    assert_eq!(entry.to_string(), canonical, "{:?}", case.entry)
+                }
+                (Err(error), None, Some(problem)) => {
+                    let message = error.to_string();
+                    assert!(message.starts_with("invalid allow-list entry "), "{message}");
+                    assert!(message.ends_with(&format!(": {problem}")), "{:?}: {message}", case.entry);
+                }
+                (outcome, canonical, problem) => {
+                    panic!("{:?}: got {outcome:?}, want {canonical:?} / {problem:?}", case.entry)
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn requests_are_allowed_as_the_shared_vectors_say() {
+        let vectors = vectors();
+        assert!(!vectors.requests.is_empty());
+        for case in vectors.requests {
+            let entries = case.allow.iter().map(|e| AllowedHost::parse(e).expect("a valid entry")).collect();
+            let list = AllowList::new(entries);
+            let url =
+                format!("{}://{}/metal.vmprovisioner.v1.VmService/ListVms", case.scheme, case.authority);
+            let allowed = url.parse::<http::Uri>().is_ok_and(|uri| list.allows(&uri));
+            assert_eq!(allowed, case.allowed, "{url} with {:?}", case.allow);
+        }
     }
 
     #[test]
