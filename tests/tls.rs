@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metald_devserver::tls::{PeerLog, TlsAcceptor};
+use metald_devserver::tls::{PeerLog, PeerRecord, TlsAcceptor};
 use metald_devserver::{DevServer, DevServerConfig};
 use metald_host::bindings::types::ErrorCode;
 use metald_host::tls::{FileTls, FileTlsConfig, summarize};
@@ -383,4 +383,57 @@ async fn a_ca_removed_from_the_reloaded_ca_file_is_no_longer_trusted() {
     std::fs::write(&files.ca, &both).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     client.list_all_vms(&[]).await.expect("trusted again");
+}
+
+/// `dev-server --peer-log` appends one JSON line per TLS client handshake (serial, SPIFFE ID,
+/// ALPN): how the JS, Python and Go tests, which run the dev server as a program, see which
+/// certificate and protocol a client used.
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_server_peer_log_names_each_client_certificate_and_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server_ca, client_ca) = (Ca::new("server.test"), Ca::new("example.org"));
+    let server_leaf = server_ca.issue(loopback());
+    let client_leaf = client_ca.issue(vec![San::Uri("spiffe://example.org/client".into())]);
+    let files = client_files(dir.path(), &client_leaf, &server_ca);
+    let s = |p: &PathBuf| p.to_str().unwrap().to_string();
+    let (cert, key) = (
+        write(dir.path(), "server.pem", &server_leaf.cert_pem),
+        write(dir.path(), "server.key", &server_leaf.key_pem),
+    );
+    let client_ca_file = write(dir.path(), "client-ca.pem", &client_ca.pem);
+    let log = dir.path().join("peers.jsonl");
+    let (mut child, url) = spawn_dev_server(&[
+        "--tls-mode",
+        "file",
+        "--tls-cert",
+        &s(&cert),
+        "--tls-key",
+        &s(&key),
+        "--tls-client-ca",
+        &s(&client_ca_file),
+        "--peer-log",
+        &s(&log),
+    ])
+    .await;
+    ok(&cli(&url, &files.cli_args(&["list"])).await);
+    ok(&cli(&url, &files.cli_args(&["list"])).await);
+    child.kill().await.unwrap();
+    let records: Vec<PeerRecord> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let expected = PeerRecord {
+        serial: serial_of(&client_leaf.der),
+        spiffe_id: Some("spiffe://example.org/client".into()),
+        alpn: Some("h2".into()),
+    };
+    assert_eq!(records, vec![expected.clone(), expected], "one line per connection, one per process");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_server_peer_log_needs_tls() {
+    let output = cli("http://127.0.0.1:1", &["dev-server", "--peer-log", "/tmp/peers.jsonl"]).await;
+    assert_eq!(code(&output), 2, "{}", stderr(&output));
+    assert!(stderr(&output).contains("--peer-log needs --tls-mode file or spiffe"), "{}", stderr(&output));
 }

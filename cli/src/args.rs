@@ -282,6 +282,11 @@ pub struct DevServerArgs {
     /// comes from `--spiffe-socket` and clients must be in its trust domain.
     #[arg(long, value_name = "FILE")]
     pub tls_client_ca: Option<PathBuf>,
+    /// With TLS, append one JSON line per client handshake to FILE:
+    /// `{"serial":"<hex>","spiffe_id":"spiffe://…"|null,"alpn":"h2"|"http/1.1"|null}`
+    /// (how tests in any language see which certificate and protocol a client used).
+    #[arg(long, value_name = "FILE")]
+    pub peer_log: Option<PathBuf>,
     /// Inject a fault: RPC=FAULT, e.g. GetVmInfo=latency:2s, CreateVm=unavailable:3,
     /// ListVms=reset, *=garbage (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use metald_devserver::tls::TlsAcceptor;
-use metald_devserver::{Acceptor, DevServer, DevServerConfig, PlainAcceptor, Routes};
+use metald_devserver::tls::{PeerLog, TlsAcceptor};
+use metald_devserver::{DevServer, DevServerConfig, PlainAcceptor, Routes};
 
 use crate::args::{DevServerArgs, RoutesArg, TlsMode};
 use crate::connection::Connection;
@@ -12,11 +12,16 @@ use crate::error::CliError;
 /// The dev server config the flags and the connection settings describe: `--tls-mode`
 /// (default disabled, see [`crate::args::Command::default_tls_mode`]) says how clients connect.
 async fn config(args: &DevServerArgs, connection: &Connection) -> Result<DevServerConfig, CliError> {
-    let acceptor: Arc<dyn Acceptor> = match connection.tls_mode {
-        TlsMode::Disabled => Arc::new(PlainAcceptor),
+    let tls = match connection.tls_mode {
+        TlsMode::Disabled => {
+            if args.peer_log.is_some() {
+                return Err(CliError::Usage("dev-server --peer-log needs --tls-mode file or spiffe".into()));
+            }
+            return Ok(DevServerConfig { acceptor: Arc::new(PlainAcceptor), ..plain_config(args) });
+        }
         TlsMode::File => match (&connection.tls_cert, &connection.tls_key, &args.tls_client_ca) {
             (Some(cert), Some(key), Some(ca)) => {
-                Arc::new(TlsAcceptor::from_files(cert, key, ca).map_err(|e| CliError::Input(e.to_string()))?)
+                TlsAcceptor::from_files(cert, key, ca).map_err(|e| CliError::Input(e.to_string()))?
             }
             _ => {
                 return Err(CliError::Usage(
@@ -26,14 +31,25 @@ async fn config(args: &DevServerArgs, connection: &Connection) -> Result<DevServ
         },
         TlsMode::Spiffe => {
             let (endpoint, _) = metald_host::tls::spiffe_endpoint(&connection.spiffe_socket);
-            let acceptor = TlsAcceptor::spiffe(&endpoint, connection.spiffe_timeout)
+            TlsAcceptor::spiffe(&endpoint, connection.spiffe_timeout)
                 .await
-                .map_err(|e| CliError::Input(e.to_string()))?;
-            Arc::new(acceptor)
+                .map_err(|e| CliError::Input(e.to_string()))?
         }
     };
-    Ok(DevServerConfig {
-        acceptor,
+    let tls = match &args.peer_log {
+        Some(path) => {
+            let log = PeerLog::to_file(path).map_err(|e| CliError::Input(format!("--peer-log: {e}")))?;
+            tls.with_peer_log(log)
+        }
+        None => tls,
+    };
+    Ok(DevServerConfig { acceptor: Arc::new(tls), ..plain_config(args) })
+}
+
+/// The settings that do not depend on TLS.
+fn plain_config(args: &DevServerArgs) -> DevServerConfig {
+    DevServerConfig {
+        acceptor: Arc::new(PlainAcceptor),
         listen: args.listen,
         state_file: args.state_file.clone(),
         routes: match args.routes {
@@ -42,7 +58,7 @@ async fn config(args: &DevServerArgs, connection: &Connection) -> Result<DevServ
             RoutesArg::Both => Routes::Both,
         },
         faults: args.faults.clone(),
-    })
+    }
 }
 
 /// Serves until SIGINT or SIGTERM; prints the URL on stdout first.

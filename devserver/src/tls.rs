@@ -37,18 +37,71 @@ pub enum TlsSetupError {
     Config(String),
 }
 
-/// Leaf certificates of the clients that completed a handshake, in order.
+/// Leaf certificates of the clients that completed a handshake, in order; with
+/// [`PeerLog::to_file`], also appended to a file as JSON lines, so tests in other processes
+/// and languages can see who connected (`metald-host dev-server --peer-log`).
 #[derive(Debug, Default)]
-pub struct PeerLog(Mutex<Vec<CertificateDer<'static>>>);
+pub struct PeerLog {
+    seen: Mutex<Vec<CertificateDer<'static>>>,
+    file: Option<Mutex<std::fs::File>>,
+}
+
+/// One line of a peer log file: a TLS client that completed a handshake.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PeerRecord {
+    /// The client leaf certificate's serial number, lower-case hex of its DER bytes.
+    pub serial: String,
+    /// Its SPIFFE ID (the first `spiffe://` URI SAN), if any.
+    pub spiffe_id: Option<String>,
+    /// The negotiated ALPN protocol (`h2`, `http/1.1`), if any.
+    pub alpn: Option<String>,
+}
+
+impl PeerRecord {
+    /// The record of a client leaf certificate; `None` when it does not parse.
+    pub fn of(leaf: &CertificateDer<'_>, alpn: Option<&[u8]>) -> Option<PeerRecord> {
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf).ok()?;
+        let serial = cert.raw_serial().iter().map(|b| format!("{b:02x}")).collect();
+        let spiffe_id = cert.subject_alternative_name().ok().flatten().and_then(|san| {
+            san.value.general_names.iter().find_map(|name| match name {
+                x509_parser::extensions::GeneralName::URI(uri) if uri.starts_with("spiffe://") => {
+                    Some((*uri).to_string())
+                }
+                _ => None,
+            })
+        });
+        let alpn = alpn.map(|p| String::from_utf8_lossy(p).into_owned());
+        Some(PeerRecord { serial, spiffe_id, alpn })
+    }
+}
 
 impl PeerLog {
-    /// Every client leaf certificate seen so far.
-    pub fn certificates(&self) -> Vec<CertificateDer<'static>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    /// A log that also appends every record to `path` (created if missing).
+    pub fn to_file(path: &Path) -> Result<PeerLog, TlsSetupError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| file_error(path, format!("cannot open the peer log: {e}")))?;
+        Ok(PeerLog { seen: Mutex::default(), file: Some(Mutex::new(file)) })
     }
 
-    fn record(&self, cert: CertificateDer<'static>) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(cert);
+    /// Every client leaf certificate seen so far.
+    pub fn certificates(&self) -> Vec<CertificateDer<'static>> {
+        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn record(&self, cert: CertificateDer<'static>, alpn: Option<&[u8]>) {
+        if let Some(file) = &self.file {
+            use std::io::Write;
+            if let Some(line) = PeerRecord::of(&cert, alpn).and_then(|r| serde_json::to_string(&r).ok()) {
+                let mut file = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Err(error) = writeln!(file, "{line}") {
+                    tracing::warn!(%error, "cannot append to the peer log");
+                }
+            }
+        }
+        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(cert);
     }
 }
 
@@ -139,6 +192,12 @@ impl TlsAcceptor {
         }
     }
 
+    /// Keeps the clients seen in `log` (e.g. [`PeerLog::to_file`]).
+    pub fn with_peer_log(mut self, log: PeerLog) -> Self {
+        self.peers = Arc::new(log);
+        self
+    }
+
     /// The clients seen so far.
     pub fn peers(&self) -> Arc<PeerLog> {
         self.peers.clone()
@@ -165,8 +224,9 @@ impl Acceptor for TlsAcceptor {
                     return Err(error);
                 }
             };
-            if let Some(leaf) = tls.get_ref().1.peer_certificates().and_then(|certs| certs.first()) {
-                peers.record(leaf.clone().into_owned());
+            let session = tls.get_ref().1;
+            if let Some(leaf) = session.peer_certificates().and_then(|certs| certs.first()) {
+                peers.record(leaf.clone().into_owned(), session.alpn_protocol());
             }
             Ok(Box::new(tls) as Box<dyn Io>)
         })
