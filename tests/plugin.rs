@@ -141,7 +141,7 @@ async fn a_plugin_reaching_another_host_through_the_sdk_is_refused_by_the_allow_
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.exit_code, 1, "{stderr}");
     assert!(
-        stderr.contains("listing VMs: permission_denied: request denied by the host's outbound policy"),
+        stderr.contains("listing VMs: permission_denied: ListVms failed: 127.0.0.1:9: request denied by the host's outbound policy"),
         "{stderr}"
     );
     let stats = host.transport_stats();
