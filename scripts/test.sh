@@ -12,7 +12,7 @@ step "the committed components (host/component, go/metald) are a fresh, reproduc
 ./scripts/build-component.sh --check
 
 step "the example plugin (examples/plugin, wasm32-wasip2): tests/plugin.rs and js/test/plugin.test.mjs run this fresh, incremental build"
-cargo build -p metald-example-plugin --target wasm32-wasip2
+cargo build -p metald-example-plugin --target wasm32-wasip2 --release
 
 step "formatting"
 cargo fmt --all -- --check

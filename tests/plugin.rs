@@ -4,7 +4,7 @@
 //! over file mTLS; the allow-list in front of the SDK inside it; traps.
 //!
 //! The plugin is the fresh build of `cargo build -p metald-example-plugin --target
-//! wasm32-wasip2`, which scripts/test.sh runs before the tests.
+//! wasm32-wasip2 --release`, which scripts/test.sh runs before the tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -20,16 +20,23 @@ use support::certs::{Ca, San, loopback, write};
 use support::*;
 
 /// The example plugin's fresh build in this target directory (CARGO_TARGET_TMPDIR is
-/// `<target>/tmp`).
+/// `<target>/tmp`). The first call compiles the composed plugins into the shared cache
+/// (support::cache_dir), so that the tests, running in parallel, do not all compile them.
 fn plugin_path() -> PathBuf {
+    static WARM: std::sync::Once = std::sync::Once::new();
     let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("..");
-    let path = target.join("wasm32-wasip2/debug/metald-example-plugin.wasm");
+    let path = target.join("wasm32-wasip2/release/metald-example-plugin.wasm");
     assert!(
         path.is_file(),
-        "{} is missing: build it first with `cargo build -p metald-example-plugin --target wasm32-wasip2` \
-         (scripts/test.sh does)",
+        "{} is missing: build it first with `cargo build -p metald-example-plugin --target wasm32-wasip2 \
+         --release` (scripts/test.sh does)",
         path.display()
     );
+    WARM.call_once(|| {
+        let host = host("http://127.0.0.1:9");
+        host.load(&std::fs::read(&path).unwrap()).unwrap();
+        host.load(&trapping_plugin()).unwrap();
+    });
     path
 }
 

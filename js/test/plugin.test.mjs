@@ -4,8 +4,8 @@
 // whole reconcile against the dev server, plain and over file mTLS, and the allow-list
 // refusing a plugin that asks the SDK for another host.
 //
-//   METALD_PLUGIN_WASM   the plugin (default ../target/wasm32-wasip2/debug/metald-example-plugin.wasm,
-//                        built by `cargo build -p metald-example-plugin --target wasm32-wasip2`)
+//   METALD_PLUGIN_WASM   the plugin (default ../target/wasm32-wasip2/release/metald-example-plugin.wasm,
+//                        built by `cargo build -p metald-example-plugin --target wasm32-wasip2 --release`)
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -22,7 +22,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const runner = join(here, 'support/plugin-runner.mjs');
 const pluginWasm = process.env.METALD_PLUGIN_WASM
   ? resolve(process.env.METALD_PLUGIN_WASM)
-  : resolve(here, '../../target/wasm32-wasip2/debug/metald-example-plugin.wasm');
+  : resolve(here, '../../target/wasm32-wasip2/release/metald-example-plugin.wasm');
 
 /** jco's CLI, found from its package root (as scripts/build.mjs finds it). */
 function jcoCli() {
@@ -59,7 +59,7 @@ describe('a composed plugin transpiled by jco', () => {
   before(() => {
     assert.ok(
       existsSync(pluginWasm),
-      `${pluginWasm} is missing: build it with \`cargo build -p metald-example-plugin --target wasm32-wasip2\` (scripts/test.sh does), or set METALD_PLUGIN_WASM`,
+      `${pluginWasm} is missing: build it with \`cargo build -p metald-example-plugin --target wasm32-wasip2 --release\` (scripts/test.sh does), or set METALD_PLUGIN_WASM`,
     );
     files = tempDir();
     const composed = join(files.dir, 'composed.wasm');
