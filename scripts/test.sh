@@ -11,12 +11,16 @@ rustup toolchain install
 step "the committed components (host/component, go/metald) are a fresh, reproducible build"
 ./scripts/build-component.sh --check
 
+step "the example plugin (examples/plugin, wasm32-wasip2): tests/plugin.rs and js/test/plugin.test.mjs run this fresh, incremental build"
+cargo build -p metald-example-plugin --target wasm32-wasip2 --release
+
 step "formatting"
 cargo fmt --all -- --check
 
 step "clippy (native, all targets) and clippy (the guest for wasm32-wasip2)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p metald-guest --target wasm32-wasip2 -- -D warnings
+cargo clippy -p metald-example-plugin --target wasm32-wasip2 -- -D warnings
 
 step "Rust tests (unit and end to end)"
 cargo test --workspace

@@ -251,6 +251,9 @@ pub enum Command {
     DevServer(DevServerArgs),
     /// Run a script of calls to the component's exports.
     Run(RunArgs),
+    /// Run (or compose) a plugin: a component that imports metald:client and exports
+    /// wasi:cli/run.
+    Plugin(PluginArgs),
 }
 
 impl Command {
@@ -321,6 +324,49 @@ pub struct RunArgs {
     pub keep_going: bool,
 }
 
+/// `plugin` and its subcommands.
+#[derive(Debug, Args)]
+pub struct PluginArgs {
+    /// What to do with the plugin.
+    #[command(subcommand)]
+    pub command: PluginCommand,
+}
+
+/// Subcommands of `plugin`.
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Compose PLUGIN with the metald client component and run its wasi:cli/run, with this
+    /// command's connection settings (TLS mode, --allow-host) for its requests. The plugin
+    /// gets ARGS verbatim, and METALD_SERVER, METALD_USER, METALD_TENANT in its environment.
+    Run(PluginRunArgs),
+    /// Compose PLUGIN with the metald client component into one component that imports only
+    /// WASI (for `wasmtime run -S http`, jco, or a plugin platform).
+    Compose(PluginComposeArgs),
+}
+
+/// Flags of `plugin run`.
+#[derive(Debug, Args)]
+pub struct PluginRunArgs {
+    /// Start the development server in-process on a free port and point the plugin at it.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL", value_parser = goflag::parse_bool, action = ArgAction::Set)]
+    pub dev: bool,
+    /// The plugin component (.wasm).
+    pub plugin: PathBuf,
+    /// Arguments for the plugin, passed as they are (the plugin's argv after its name).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+/// Flags of `plugin compose`.
+#[derive(Debug, Args)]
+pub struct PluginComposeArgs {
+    /// The plugin component (.wasm).
+    pub plugin: PathBuf,
+    /// Where to write the composed component.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
 /// A VM state for `list --state`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum StateArg {
@@ -347,11 +393,34 @@ fn command() -> clap::Command {
 /// Parses the process arguments as `metald-host` does: Go spelling first ([`goflag::normalize`]),
 /// then clap.
 pub fn parse(argv: Vec<String>) -> Result<Cli, clap::Error> {
+    let specs = flag_specs();
+    // A plugin's own arguments are its business: they reach it as they were typed.
+    let mut argv = argv;
+    let verbatim = plugin_args_start(&argv, &specs).map(|start| argv.split_off(start)).unwrap_or_default();
     let argv: Vec<OsString> =
-        goflag::normalize(argv, &flag_specs()).into_iter().map(OsString::from).collect();
+        goflag::normalize(argv, &specs).into_iter().chain(verbatim).map(OsString::from).collect();
     let mut command = command();
     let matches = command.try_get_matches_from_mut(argv)?;
     Cli::from_arg_matches(&matches).map_err(|error| error.format(&mut command))
+}
+
+/// Where the arguments of `plugin run PLUGIN ARGS...` start (just after PLUGIN), if this
+/// is that command: the first argument after `plugin run` that is neither a flag nor a
+/// flag's value.
+fn plugin_args_start(argv: &[String], flags: &[goflag::FlagSpec]) -> Option<usize> {
+    let run = argv.windows(2).position(|pair| pair[0] == "plugin" && pair[1] == "run")? + 2;
+    let mut index = run;
+    while let Some(arg) = argv.get(index) {
+        if arg == "--" {
+            return None;
+        }
+        let Some(body) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            return Some(index + 1);
+        };
+        let takes_value = !body.contains('=') && flags.iter().any(|f| f.name == body && f.takes_value);
+        index += if takes_value { 2 } else { 1 };
+    }
+    None
 }
 
 /// Every long flag, for Go-style spelling: its name and whether it needs a value.
@@ -468,6 +537,32 @@ mod tests {
         assert!(Cli::try_parse_from(["metald-host", "shutdown", "vm-1", "now"]).is_err());
         assert!(Cli::try_parse_from(["metald-host", "--timeout", "soon", "list"]).is_err());
         assert_eq!(after.connection.timeout, Duration::from_secs(30), "the default");
+        let plugin = parse(&[
+            "m",
+            "-server",
+            "http://h:1",
+            "plugin",
+            "run",
+            "--dev",
+            "--tls-mode",
+            "disabled",
+            "p.wasm",
+            "-server",
+            "x",
+            "--template",
+            "t",
+            "--",
+            "-v",
+        ])
+        .unwrap();
+        assert_eq!(plugin.connection.server, "http://h:1");
+        assert_eq!(plugin.connection.tls_mode, Some(TlsMode::Disabled));
+        let Command::Plugin(PluginArgs { command: PluginCommand::Run(run) }) = plugin.command else {
+            panic!("not plugin run: {:?}", plugin.command)
+        };
+        assert!(run.dev);
+        assert_eq!(run.plugin, PathBuf::from("p.wasm"));
+        assert_eq!(run.args, ["-server", "x", "--template", "t", "--", "-v"], "verbatim, Go flags untouched");
         let repeated =
             Cli::try_parse_from(["metald-host", "--tls-mode", "disabled", "list", "--tls-mode", "file"])
                 .unwrap();

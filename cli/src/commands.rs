@@ -127,7 +127,11 @@ async fn remote(cli: &Cli, connection: &Connection, as_json: bool) -> Result<(),
             ];
             print(&output::operation("VM created and booted successfully:", &fields, as_json));
         }
-        Command::ConfigGen | Command::ConfigValidate { .. } | Command::DevServer(_) | Command::Run(_) => {}
+        Command::ConfigGen
+        | Command::ConfigValidate { .. }
+        | Command::DevServer(_)
+        | Command::Run(_)
+        | Command::Plugin(_) => {}
     }
     Ok(())
 }

@@ -36,6 +36,18 @@ pub enum CliError {
     /// disagree (exit 1).
     #[error("cannot print the result as metald-cli does: {0}")]
     Output(metald_proto::json::JsonError),
+    /// A plugin could not be loaded, or trapped (exit 1): `p.wasm: the plugin trapped: …`.
+    #[error("{}", path.display())]
+    Plugin {
+        /// The plugin file.
+        path: std::path::PathBuf,
+        /// What went wrong, in the library's words.
+        source: metald_host::plugin::PluginError,
+    },
+    /// A plugin ran and exited with a failure status, which becomes the command's (1 when it
+    /// does not fit an exit code).
+    #[error("the plugin exited with status {0}")]
+    PluginExit(i32),
     /// The failure was already printed as the command's result (exit 1).
     #[error("")]
     Reported,
@@ -58,6 +70,9 @@ impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             CliError::Usage(_) => ExitCode::from(2),
+            CliError::PluginExit(code) => {
+                ExitCode::from(u8::try_from(*code).ok().filter(|c| *c != 0).unwrap_or(1))
+            }
             _ => ExitCode::from(1),
         }
     }

@@ -1,11 +1,11 @@
 //! The `metald-host` command line: metald-cli's commands and flags (Go style accepted),
-//! plus `dev-server` and `run`. Results go to stdout, diagnostics to stderr.
+//! plus `dev-server`, `run` and `plugin`. Results go to stdout, diagnostics to stderr.
 //!
 //! Exit codes: 0 success, 1 an RPC or validation failure, 2 a usage error.
 //!
 //! Modules, each depending only on those before it: [`goflag`] (Go's flag syntax), [`args`]
 //! (clap's definition), `connection` (the settings, resolved once), then the commands:
-//! `commands` (metald-cli's), `dev_server`, [`run`].
+//! `commands` (metald-cli's), `dev_server`, [`run`], `plugin`.
 
 pub mod args;
 mod commands;
@@ -14,6 +14,7 @@ mod dev_server;
 mod error;
 pub mod goflag;
 mod output;
+mod plugin;
 pub mod run;
 mod vm_config;
 
@@ -43,6 +44,7 @@ async fn dispatch(cli: &Cli, connection: &Connection) -> Result<(), CliError> {
     match &cli.command {
         Command::DevServer(args) => dev_server::run(args, connection).await,
         Command::Run(args) => run::run(cli, args, connection).await,
+        Command::Plugin(args) => plugin::run(args, connection).await,
         _ => commands::run(cli, connection).await,
     }
 }

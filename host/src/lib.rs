@@ -32,6 +32,7 @@ mod client;
 pub mod component;
 pub mod error;
 mod limits;
+pub mod plugin;
 mod runtime;
 mod state;
 pub mod tls;

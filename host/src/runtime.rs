@@ -46,10 +46,10 @@ impl RuntimeConfig {
 }
 
 /// Increments the engine's epoch until dropped.
-struct EpochTicker(Arc<AtomicBool>);
+pub(crate) struct EpochTicker(Arc<AtomicBool>);
 
 impl EpochTicker {
-    fn start(engine: Engine) -> Self {
+    pub(crate) fn start(engine: Engine) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         std::thread::Builder::new()
