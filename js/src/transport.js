@@ -15,8 +15,6 @@
 //    `IncomingResponse` and `IncomingBody` (the shim's factories for them are private),
 //    backed by the worker's future and stream tables through the same public io-worker API.
 
-import { X509Certificate, createPrivateKey } from 'node:crypto';
-
 import { types as shimTypes } from '@bytecodealliance/preview2-shim/http';
 import {
   callExtension,
@@ -28,7 +26,9 @@ import {
 } from '@bytecodealliance/preview2-shim/io-worker';
 
 import { AllowList, splitAuthority } from './allow.js';
-import { serverPolicy, trustDomainOfCertificate } from './tls-policy.js';
+import { checkMaterial, loadMaterialFiles, MEMORY_NAMES, pemText } from './tls-material.js';
+import { parseSpiffeId, serverPolicy } from './tls-policy.js';
+import { DEFAULT_SPIFFE_TIMEOUT_MS, resolveSpiffeSocket } from './workload-api.js';
 
 const symbolDispose = Symbol.dispose || Symbol.for('dispose');
 const EXTENSION = new URL('./worker-extension.js', import.meta.url);
@@ -266,60 +266,83 @@ export const types = {
   httpErrorCode,
 };
 
-/** PEM input (string, Buffer, Uint8Array, or a list of them) as a string or list of strings. */
-function pemText(value, name) {
-  if (value === undefined || value === null) return undefined;
-  if (Array.isArray(value)) return value.map((v) => pemText(v, name));
-  if (typeof value === 'string') return value;
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
-  throw new TypeError(`tls.${name} must be a PEM string or Buffer`);
+const MEMORY_KEYS = ['cert', 'key', 'ca'];
+const FILE_KEYS = ['certFile', 'keyFile', 'caFile'];
+const KNOWN_KEYS = new Set([...MEMORY_KEYS, ...FILE_KEYS, 'passphrase', 'serverSpiffeId', 'reloadIntervalMs', 'spiffe']);
+
+function nonNegativeMs(value, name) {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`${name} must be a number of milliseconds >= 0, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
-const firstPem = (value) => (Array.isArray(value) ? value[0] : value);
-
 /**
- * Checks TLS options and derives what the worker needs (our SPIFFE trust domain).
- * Problems are thrown now, each naming the option, instead of failing every call later.
+ * Checks TLS options and derives what the I/O worker needs: the mode (`memory`, `files` or
+ * `spiffe`), its settings and our SPIFFE trust domain. Problems are thrown now, each naming the
+ * option (and file), instead of failing every call later.
  */
 export function normalizeTls(tls) {
-  const { serverSpiffeId = null, passphrase } = tls;
-  const cert = pemText(tls.cert, 'cert');
-  const key = pemText(tls.key, 'key');
-  const ca = pemText(tls.ca, 'ca');
-  if (cert !== undefined && key === undefined) throw new TypeError('tls.cert needs its private key: pass tls.key');
-  if (key !== undefined && cert === undefined) throw new TypeError('tls.key needs its certificate: pass tls.cert');
-  let trustDomain = null;
-  if (cert !== undefined) {
-    let leaf;
-    try {
-      leaf = new X509Certificate(firstPem(cert));
-    } catch (error) {
-      throw new TypeError(`tls.cert: not a PEM certificate (${error.message})`);
-    }
-    const now = Date.now();
-    if (now > Date.parse(leaf.validTo)) throw new TypeError(`tls.cert: the certificate expired on ${leaf.validTo}`);
-    if (now < Date.parse(leaf.validFrom)) throw new TypeError('tls.cert: the certificate is not valid yet');
-    let privateKey;
-    try {
-      privateKey = createPrivateKey({ key: firstPem(key), passphrase });
-    } catch (error) {
-      throw new TypeError(`tls.key: not a usable private key (${error.message})`);
-    }
-    if (!leaf.checkPrivateKey(privateKey)) throw new TypeError('tls.key does not belong to tls.cert');
-    trustDomain = trustDomainOfCertificate(firstPem(cert));
+  if (typeof tls !== 'object' || tls === null) throw new TypeError('tls must be an object');
+  for (const name of Object.keys(tls)) {
+    if (!KNOWN_KEYS.has(name)) throw new TypeError(`tls.${name} is not a TLS option (${[...KNOWN_KEYS].join(', ')})`);
   }
-  if (ca !== undefined) {
-    for (const pem of [ca].flat()) {
-      try {
-        new X509Certificate(pem);
-      } catch (error) {
-        throw new TypeError(`tls.ca: not a PEM certificate (${error.message})`);
+  const { serverSpiffeId = null, passphrase } = tls;
+  const given = (keys) => keys.filter((name) => tls[name] !== undefined && tls[name] !== null);
+  const memory = given(MEMORY_KEYS);
+  const files = given(FILE_KEYS);
+  if (tls.spiffe !== undefined && tls.spiffe !== false) {
+    const others = [...memory, ...files, ...given(['passphrase', 'reloadIntervalMs'])];
+    if (others.length > 0) {
+      throw new TypeError(`tls.spiffe takes the identity and CAs from the Workload API; remove tls.${others.join(', tls.')}`);
+    }
+    const spiffe = tls.spiffe === true ? {} : tls.spiffe;
+    if (typeof spiffe !== 'object' || spiffe === null) throw new TypeError('tls.spiffe must be true or { socket, timeoutMs, spiffeId }');
+    for (const name of Object.keys(spiffe)) {
+      if (!['socket', 'timeoutMs', 'spiffeId'].includes(name)) {
+        throw new TypeError(`tls.spiffe.${name} is not a SPIFFE option (socket, timeoutMs, spiffeId)`);
       }
     }
+    if (spiffe.socket !== undefined && (typeof spiffe.socket !== 'string' || spiffe.socket === '')) {
+      throw new TypeError('tls.spiffe.socket must be a path, unix:PATH or unix://PATH');
+    }
+    const timeoutMs = nonNegativeMs(spiffe.timeoutMs, 'tls.spiffe.timeoutMs') || DEFAULT_SPIFFE_TIMEOUT_MS;
+    let spiffeId = null;
+    if (spiffe.spiffeId !== undefined && spiffe.spiffeId !== null) {
+      try {
+        spiffeId = parseSpiffeId(spiffe.spiffeId).id;
+      } catch (error) {
+        throw new TypeError(`tls.spiffe.spiffeId: ${error.message}`);
+      }
+    }
+    // The workload's own trust domain is known only once its SVID arrives (in the worker).
+    serverPolicy({ serverSpiffeId });
+    const { endpoint, path } = resolveSpiffeSocket(spiffe.socket);
+    return { mode: 'spiffe', endpoint, path, timeoutMs, spiffeId, serverSpiffeId };
   }
+  if (memory.length > 0 && files.length > 0) {
+    throw new TypeError(`give the TLS material either as PEM (tls.${memory.join(', tls.')}) or as files (tls.${files.join(', tls.')}), not both`);
+  }
+  if (files.length > 0) {
+    for (const name of files) {
+      if (typeof tls[name] !== 'string' || tls[name] === '') throw new TypeError(`tls.${name} must be a file path`);
+    }
+    const reloadIntervalMs = nonNegativeMs(tls.reloadIntervalMs, 'tls.reloadIntervalMs') ?? 0;
+    const config = { certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile, passphrase };
+    const { trustDomain } = loadMaterialFiles(config);
+    serverPolicy({ serverSpiffeId, trustDomain });
+    return { mode: 'files', ...config, reloadIntervalMs, serverSpiffeId, trustDomain };
+  }
+  if (tls.reloadIntervalMs !== undefined) throw new TypeError('tls.reloadIntervalMs applies to tls.certFile, tls.keyFile and tls.caFile');
+  const material = checkMaterial(
+    { cert: pemText(tls.cert, 'tls.cert'), key: pemText(tls.key, 'tls.key'), ca: pemText(tls.ca, 'tls.ca'), passphrase },
+    MEMORY_NAMES,
+  );
   // A configured server ID must name a workload (a bare trust domain is refused).
-  serverPolicy({ serverSpiffeId, trustDomain });
-  return { cert, key, ca, passphrase, serverSpiffeId, trustDomain };
+  serverPolicy({ serverSpiffeId, trustDomain: material.trustDomain });
+  const { cert, key, ca, trustDomain } = material;
+  return { mode: 'memory', cert, key, ca, passphrase, serverSpiffeId, trustDomain };
 }
 
 const transportFinalizers = new FinalizationRegistry((id) => {
@@ -354,15 +377,22 @@ function methodName(method) {
  * @param {Array<string>|AllowList} [options.allow] destinations the component may reach
  *   (`scheme://host:port`, `host:port`, `host`); everything else fails with
  *   `HTTP-request-denied`. Empty denies everything.
- * @param {object} [options.tls] `{ cert, key, ca, serverSpiffeId, passphrase }`; PEM strings or
- *   Buffers. Without it, https servers are verified against Node's default roots.
+ * @param {object} [options.tls] client certificate and server verification: PEM
+ *   (`{ cert, key, ca, passphrase, serverSpiffeId }`), files re-read when renewed
+ *   (`{ certFile, keyFile, caFile, reloadIntervalMs, passphrase, serverSpiffeId }`) or the
+ *   SPIFFE Workload API (`{ spiffe: true | { socket, timeoutMs, spiffeId }, serverSpiffeId }`).
+ *   Without it, https servers are verified against Node's default roots.
+ * @param {boolean} [options.http2] offer HTTP/2 by ALPN over TLS (default true)
+ * @param {boolean} [options.h2c] HTTP/2 with prior knowledge for http:// (default false)
  */
-export function createTransport({ allow = [], tls } = {}) {
+export function createTransport({ allow = [], tls, http2 = true, h2c = false } = {}) {
   const allowList = allow instanceof AllowList ? allow : new AllowList(allow);
+  if (typeof http2 !== 'boolean') throw new TypeError('http2 must be a boolean');
+  if (typeof h2c !== 'boolean') throw new TypeError('h2c must be a boolean');
   const tlsConfig = tls ? normalizeTls(tls) : null;
   const workerTls = tlsConfig && { ...tlsConfig };
   if (workerTls && workerTls.passphrase === undefined) delete workerTls.passphrase;
-  const id = worker('open', { tls: workerTls });
+  const id = worker('open', { tls: workerTls, http2, h2c });
   const stats = { requests: 0, denied: 0 };
   let closed = false;
 
@@ -410,7 +440,15 @@ export function createTransport({ allow = [], tls } = {}) {
     types,
     allow: allowList,
     stats,
-    /** Closes the transport's pooled connections; later requests fail. */
+    /**
+     * Requests sent per protocol (`{ h2, 'http/1.1' }`) and the client identity new TLS
+     * connections present now (`{ spiffeId, serial }`, or null without a client certificate).
+     */
+    info() {
+      if (closed) return null;
+      return worker('info', id);
+    },
+    /** Closes the transport's pooled connections (and its Workload API stream); later requests fail. */
     close() {
       if (closed) return;
       closed = true;
