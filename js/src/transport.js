@@ -30,6 +30,32 @@ import { checkMaterial, loadMaterialFiles, MEMORY_NAMES, pemText } from './tls-m
 import { parseSpiffeId, serverPolicy } from './tls-policy.js';
 import { DEFAULT_SPIFFE_TIMEOUT_MS, resolveSpiffeSocket } from './workload-api.js';
 
+/**
+ * What this transport needs from preview2-shim, checked when this module loads (so a shim
+ * with another shape fails at import, naming what is missing) and in detail by
+ * test/shim-contract.test.mjs. The shim keeps the factories of its response classes private,
+ * so these classes are subclassed; hence the exact pin in package.json.
+ */
+export const SHIM_CONTRACT = Object.freeze({
+  version: '0.26.1',
+  ioWorker: ['callExtension', 'futureDispose', 'futureSubscribe', 'futureTakeValue', 'inputStreamCreate', 'outputStreamId'],
+  httpTypes: ['Fields', 'RequestOptions', 'OutgoingRequest', 'OutgoingBody', 'FutureIncomingResponse', 'IncomingResponse', 'IncomingBody'],
+  extensionContext: ['createFuture', 'createReadableStream', 'getStream'],
+});
+
+{
+  const ioWorker = { callExtension, futureDispose, futureSubscribe, futureTakeValue, inputStreamCreate, outputStreamId };
+  const missing = [
+    ...SHIM_CONTRACT.ioWorker.filter((name) => typeof ioWorker[name] !== 'function').map((name) => `io-worker ${name}`),
+    ...SHIM_CONTRACT.httpTypes.filter((name) => typeof shimTypes[name] !== 'function').map((name) => `http types.${name}`),
+  ];
+  if (missing.length > 0) {
+    throw new Error(
+      `@metald/client: the installed @bytecodealliance/preview2-shim lacks ${missing.join(', ')}; this package needs exactly ${SHIM_CONTRACT.version}`,
+    );
+  }
+}
+
 const symbolDispose = Symbol.dispose || Symbol.for('dispose');
 const EXTENSION = new URL('./worker-extension.js', import.meta.url);
 const worker = (operation, ...args) => callExtension(EXTENSION, operation, args);
