@@ -12,8 +12,9 @@ import { AllowList, formatAllowedHost, parseAllowedHost } from './allow.js';
 import { ERROR_TAGS as ERROR_CASES, FUNCTIONS, OPEN_ENUMS, TYPES } from './generated-wit.js';
 import { createTransport } from './transport.js';
 import { parseSpiffeId } from './tls-policy.js';
+import { resolveSpiffeSocket } from './workload-api.js';
 
-export { AllowList, createTransport, parseAllowedHost, parseSpiffeId };
+export { AllowList, createTransport, parseAllowedHost, parseSpiffeId, resolveSpiffeSocket };
 
 /** The known cases of `vm-state` and `network-mode`, in protobuf-number order. */
 export { VM_STATES, NETWORK_MODES };

@@ -146,6 +146,7 @@ describe('SPIFFE mode (Workload API)', () => {
     assert.throws(
       () => open({ spiffe: { socket: twoIdsApi.socket, spiffeId: 'spiffe://example.org/third' } }),
       (error) => {
+        assert.equal(error.code, 'ERR_METALD_SPIFFE_SVID');
         assert.match(error.message, /no X\.509-SVID with the SPIFFE ID spiffe:\/\/example\.org\/third/);
         assert.match(error.message, /offered: spiffe:\/\/example\.org\/first, spiffe:\/\/example\.org\/second/);
         assert.match(error.message, new RegExp(twoIdsApi.path));
@@ -186,6 +187,7 @@ describe('SPIFFE mode (Workload API)', () => {
     assert.throws(
       () => open({ spiffe: { socket: missing } }),
       (error) => {
+        assert.equal(error.name, 'SpiffeError');
         assert.equal(error.code, 'ERR_METALD_SPIFFE_NO_SOCKET');
         assert.match(error.message, new RegExp(`socket ${missing} does not exist .*refusing to fall back to plaintext`));
         return true;
