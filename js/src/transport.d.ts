@@ -65,8 +65,12 @@ export interface SpiffeOptions {
 export interface TransportInfo {
   /** Requests sent per protocol. */
   requests: { h2: number; 'http/1.1': number };
-  /** The client certificate new TLS connections present (hex serial), or null without one. */
-  identity: { spiffeId: string | null; serial: string | null } | null;
+  /**
+   * What new TLS connections present and trust: the client certificate's SPIFFE ID and hex
+   * serial, and `trust`, a digest of the CA certificates (it changes with the bundle); null
+   * without TLS settings.
+   */
+  identity: { spiffeId: string | null; serial: string | null; trust: string } | null;
 }
 
 export interface Transport {

@@ -168,12 +168,8 @@ function identityOf({ cert, key, ca, passphrase }, check, { spiffeId = null, ser
   if (key !== undefined) options.key = key;
   if (passphrase !== undefined) options.passphrase = passphrase;
   if (ca !== undefined) options.ca = ca;
-  return {
-    key: `id:${digestOf(cert ?? '')}|trust:${digestOf(ca ?? '')}`,
-    options,
-    spiffeId,
-    serial,
-  };
+  const trust = digestOf(ca ?? '');
+  return { key: `id:${digestOf(cert ?? '')}|trust:${trust}`, options, spiffeId, serial, trust };
 }
 
 /** No client certificate; Node's default roots. */
@@ -745,7 +741,10 @@ export default function create(context) {
         const identity = safeIdentity(transport);
         return {
           requests: { ...transport.counts },
-          identity: identity && identity.key !== 'none' ? { spiffeId: identity.spiffeId, serial: identity.serial } : null,
+          identity:
+            identity && identity.key !== 'none'
+              ? { spiffeId: identity.spiffeId, serial: identity.serial, trust: identity.trust }
+              : null,
         };
       }
       case 'close': {

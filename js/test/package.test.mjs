@@ -22,9 +22,13 @@ describe('the packed tarball', () => {
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'metald-js-pack-'));
-    // prepack builds generated/ first, as for a publish.
+    // Without the prepack build: `npm test` built generated/ already (pretest), and rebuilding
+    // it here would pull it from under the test files running alongside this one.
     const [{ filename, files }] = JSON.parse(
-      execFileSync(npm, ['pack', '--json', '--pack-destination', dir, ...quiet], { cwd: packageDir, encoding: 'utf8' }),
+      execFileSync(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', dir, ...quiet], {
+        cwd: packageDir,
+        encoding: 'utf8',
+      }),
     );
     tarball = { path: join(dir, filename), files: files.map((file) => file.path) };
   });
@@ -34,7 +38,7 @@ describe('the packed tarball', () => {
   });
 
   test('carries the transpiled component, the Workload API proto and the sources', () => {
-    for (const path of ['generated/metald.js', 'generated/metald.core.wasm', 'proto/workload.proto', 'src/index.js', 'src/worker-extension.js', 'package.json']) {
+    for (const path of ['generated/metald.js', 'generated/metald.core.wasm', 'generated/BUILD_INFO.json', 'proto/workload.proto', 'src/index.js', 'src/worker-extension.js', 'package.json']) {
       assert.ok(tarball.files.includes(path), `${path} is in the tarball (${tarball.files.length} files)`);
     }
     assert.ok(!tarball.files.some((path) => path.startsWith('test/') || path.startsWith('node_modules/')));

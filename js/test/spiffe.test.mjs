@@ -97,7 +97,7 @@ describe('SPIFFE mode (Workload API)', () => {
     }
   });
 
-  test('a rotated SVID is presented by new connections; the old connection is not reused', async () => {
+  test('a rotated SVID or a changed bundle means a new connection; the old one is not reused', async () => {
     const metald = open({ spiffe: { socket: clientApi.socket } });
     try {
       const since = readPeerLog(peerLog).length;
@@ -120,6 +120,19 @@ describe('SPIFFE mode (Workload API)', () => {
       const afterRotation = newHandshakes(since + 1);
       assert.deepEqual(afterRotation, [{ serial: serialOf(rotated.cert), spiffe_id: 'spiffe://example.org/client', alpn: 'h2' }]);
       clientSvid = rotated;
+
+      // A changed bundle (an authority added), same SVID: a new connection too.
+      const trustBefore = metald.transport.info().identity.trust;
+      clientApi.rotate([rotated], `${ca.pem}${otherCa.pem}`);
+      while (metald.transport.info().identity.trust === trustBefore) {
+        assert.ok(Date.now() < deadline + 10000, 'the new bundle did not arrive within 10 s');
+        await sleep(50);
+      }
+      list(metald);
+      list(metald);
+      assert.deepEqual(newHandshakes(since + 2), [
+        { serial: serialOf(rotated.cert), spiffe_id: 'spiffe://example.org/client', alpn: 'h2' },
+      ]);
     } finally {
       metald.close();
     }
