@@ -76,7 +76,11 @@ export interface TransportInfo {
 export interface Transport {
   /** `wasi:http/outgoing-handler`. */
   outgoingHandler: typeof WasiHttpOutgoingHandler;
-  /** `wasi:http/types`: preview2-shim's, with this package's request/response classes. */
+  /**
+   * `wasi:http/types`, client side: this package's own classes (fields, request options,
+   * outgoing request and body, incoming response and body, futures), built on
+   * preview2-shim's public io-worker API; none of the shim's wasi:http classes.
+   */
   types: typeof WasiHttpTypes;
   allow: AllowList;
   /** Requests handled and requests denied by the allow-list. */
@@ -96,7 +100,6 @@ export function normalizeTls(tls: TlsOptions): { mode: 'memory' | 'files' | 'spi
 export const SHIM_CONTRACT: {
   readonly version: string;
   readonly ioWorker: readonly string[];
-  readonly httpTypes: readonly string[];
   readonly extensionContext: readonly string[];
 };
 

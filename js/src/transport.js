@@ -1,296 +1,53 @@
-// Our wasi:http outgoing-handler for Node: TLS with a client certificate and SPIFFE-aware
-// server verification, an allow-list, and the component's request-options timeouts.
+// Our wasi:http outgoing-handler for Node: TLS with a client certificate (PEM, files re-read
+// when renewed, or the SPIFFE Workload API) and SPIFFE-aware server verification, HTTP/2 by
+// ALPN and h2c, an allow-list, and the component's request-options timeouts.
 //
-// It reuses preview2-shim's wasi:http/types and I/O worker instead of reimplementing them:
-//  - The request side is the shim's `OutgoingRequest`, subclassed only to learn the id of
-//    the body stream the shim already created in its I/O worker (the shim keeps that id
-//    private). Fields, RequestOptions, OutgoingBody, output streams and pollables are the
-//    shim's own.
-//  - The request itself runs in the shim's I/O worker thread, loaded there through the
-//    shim's public worker-extension hook (`callExtension` from
-//    `@bytecodealliance/preview2-shim/io-worker`; see worker-extension.js). The main thread
+// Two halves:
+//  - This module and http-types.js run on the calling thread: the `wasi:http/types` classes
+//    the component uses (our own, none of the shim's) and the handler, which checks the
+//    allow-list before anything reaches the network.
+//  - worker-extension.js runs in preview2-shim's I/O worker thread, loaded there through the
+//    shim's public worker-extension hook (`callExtension` of
+//    `@bytecodealliance/preview2-shim/io-worker`): connections, TLS, pools. The main thread
 //    blocks on Atomics exactly as for the shim's own I/O, so the component's synchronous
 //    calling convention is kept (no JSPI needed).
-//  - The response side is subclasses of the shim's `FutureIncomingResponse`,
-//    `IncomingResponse` and `IncomingBody` (the shim's factories for them are private),
-//    backed by the worker's future and stream tables through the same public io-worker API.
+// From the shim this uses only its public modules: `io-worker` (the documented API for host
+// providers), `io` and `clocks`. SHIM_CONTRACT lists what; test/shim-contract.test.mjs checks it.
 
-import { types as shimTypes } from '@bytecodealliance/preview2-shim/http';
-import {
-  callExtension,
-  futureDispose,
-  futureSubscribe,
-  futureTakeValue,
-  inputStreamCreate,
-  outputStreamId,
-} from '@bytecodealliance/preview2-shim/io-worker';
+import * as ioWorker from '@bytecodealliance/preview2-shim/io-worker';
 
 import { AllowList, splitAuthority } from './allow.js';
+import { OutgoingBody, OutgoingRequest, FutureIncomingResponse, types, worker } from './http-types.js';
 import { checkMaterial, loadMaterialFiles, MEMORY_NAMES, pemText } from './tls-material.js';
 import { parseSpiffeId, serverPolicy } from './tls-policy.js';
 import { DEFAULT_SPIFFE_TIMEOUT_MS, resolveSpiffeSocket } from './workload-api.js';
 
+export { types };
+
+// Header bytes as the string node writes (latin1), so bytes round-trip.
+const headerText = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+
 /**
- * What this transport needs from preview2-shim, checked when this module loads (so a shim
- * with another shape fails at import, naming what is missing) and in detail by
- * test/shim-contract.test.mjs. The shim keeps the factories of its response classes private,
- * so these classes are subclassed; hence the exact pin in package.json.
+ * What this transport needs from preview2-shim: functions of its public `io-worker` module
+ * and of the context its I/O worker gives extensions. Checked when this module loads (a shim
+ * without them fails at import, naming what is missing) and in detail, behaviour included,
+ * by test/shim-contract.test.mjs. The shim is pinned exactly in package.json all the same:
+ * the io-worker API is young and the shim is 0.x.
  */
 export const SHIM_CONTRACT = Object.freeze({
   version: '0.26.1',
-  ioWorker: ['callExtension', 'futureDispose', 'futureSubscribe', 'futureTakeValue', 'inputStreamCreate', 'outputStreamId'],
-  httpTypes: ['Fields', 'RequestOptions', 'OutgoingRequest', 'OutgoingBody', 'FutureIncomingResponse', 'IncomingResponse', 'IncomingBody'],
-  extensionContext: ['createFuture', 'createReadableStream', 'getStream'],
+  ioWorker: ['callExtension', 'futureDispose', 'futureSubscribe', 'futureTakeValue', 'inputStreamCreate', 'outputStreamCreate'],
+  extensionContext: ['createFuture', 'createReadableStream', 'createWritableStream'],
 });
 
 {
-  const ioWorker = { callExtension, futureDispose, futureSubscribe, futureTakeValue, inputStreamCreate, outputStreamId };
-  const missing = [
-    ...SHIM_CONTRACT.ioWorker.filter((name) => typeof ioWorker[name] !== 'function').map((name) => `io-worker ${name}`),
-    ...SHIM_CONTRACT.httpTypes.filter((name) => typeof shimTypes[name] !== 'function').map((name) => `http types.${name}`),
-  ];
+  const missing = SHIM_CONTRACT.ioWorker.filter((name) => typeof ioWorker[name] !== 'function');
   if (missing.length > 0) {
     throw new Error(
-      `@metald/client: the installed @bytecodealliance/preview2-shim lacks ${missing.join(', ')}; this package needs exactly ${SHIM_CONTRACT.version}`,
+      `@metald/client: the installed @bytecodealliance/preview2-shim/io-worker lacks ${missing.join(', ')}; this package needs ${SHIM_CONTRACT.version}`,
     );
   }
 }
-
-const symbolDispose = Symbol.dispose || Symbol.for('dispose');
-const EXTENSION = new URL('./worker-extension.js', import.meta.url);
-const worker = (operation, ...args) => callExtension(EXTENSION, operation, args);
-
-const {
-  Fields,
-  OutgoingRequest: ShimOutgoingRequest,
-  FutureIncomingResponse: ShimFutureIncomingResponse,
-  IncomingResponse: ShimIncomingResponse,
-  IncomingBody: ShimIncomingBody,
-} = shimTypes;
-
-// Header bytes <-> strings as node writes and reads them (latin1), so bytes round-trip.
-const headerText = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-const headerBytes = (text) => new Uint8Array(Buffer.from(text, 'latin1'));
-
-/** Request body stream ids, by request. */
-const bodyStreamIds = new WeakMap();
-
-/**
- * The shim's OutgoingRequest, taking its body stream at construction so that the handler
- * knows the stream's id in the I/O worker. The component still gets the body (once) from
- * `body()` and its output stream (once) from `write()`.
- */
-class OutgoingRequest extends ShimOutgoingRequest {
-  #body;
-  #bodyTaken = false;
-  #authority = undefined;
-
-  constructor(headers) {
-    super(headers);
-    const body = super.body();
-    const stream = body.write();
-    bodyStreamIds.set(this, outputStreamId(stream));
-    let streamTaken = false;
-    Object.defineProperty(body, 'write', {
-      configurable: true,
-      value() {
-        if (streamTaken) throw undefined;
-        streamTaken = true;
-        return stream;
-      },
-    });
-    this.#body = body;
-  }
-
-  body() {
-    if (this.#bodyTaken) throw undefined;
-    this.#bodyTaken = true;
-    return this.#body;
-  }
-
-  // The shim refuses bracketed IPv6 authorities; the Rust host accepts them.
-  authority() {
-    return this.#authority;
-  }
-
-  setAuthority(authority) {
-    if (authority !== undefined && authority !== null && splitAuthority(authority) === null) throw undefined;
-    this.#authority = authority ?? undefined;
-  }
-}
-
-/** Header fields of a response: immutable, as wasi:http requires. */
-class ResponseFields extends Fields {
-  #locked = false;
-
-  static fromPairs(pairs) {
-    const fields = new ResponseFields();
-    for (const [name, value] of pairs) {
-      try {
-        fields.append(name, headerBytes(value));
-      } catch {
-        // Hop-by-hop headers (connection, keep-alive) are forbidden in wasi:http fields.
-      }
-    }
-    fields.#locked = true;
-    return fields;
-  }
-
-  set(name, values) {
-    if (this.#locked) throw { tag: 'immutable' };
-    return super.set(name, values);
-  }
-
-  append(name, value) {
-    if (this.#locked) throw { tag: 'immutable' };
-    return super.append(name, value);
-  }
-
-  delete(name) {
-    if (this.#locked) throw { tag: 'immutable' };
-    return super.delete(name);
-  }
-}
-
-/** A response body backed by a readable stream in the I/O worker. */
-class IncomingBody extends ShimIncomingBody {
-  #streamId;
-  #streamTaken = false;
-  #released = false;
-
-  constructor(streamId) {
-    super();
-    this.#streamId = streamId;
-  }
-
-  stream() {
-    if (this.#streamTaken) throw undefined;
-    this.#streamTaken = true;
-    return inputStreamCreate(this.#streamId);
-  }
-
-  static finish(body) {
-    body.#release();
-    return super.finish(body);
-  }
-
-  /** Lets the worker drop a response the component did not read to the end. */
-  #release() {
-    if (this.#released) return;
-    this.#released = true;
-    worker('release', this.#streamId);
-  }
-
-  [symbolDispose]() {
-    this.#release();
-  }
-}
-
-class IncomingResponse extends ShimIncomingResponse {
-  #status;
-  #headers;
-  #body;
-
-  constructor(status, headers, bodyStreamId) {
-    super();
-    this.#status = status;
-    this.#headers = ResponseFields.fromPairs(headers);
-    this.#body = new IncomingBody(bodyStreamId);
-  }
-
-  status() {
-    return this.#status;
-  }
-
-  headers() {
-    return this.#headers;
-  }
-
-  consume() {
-    if (this.#body === undefined) throw undefined;
-    const body = this.#body;
-    this.#body = undefined;
-    return body;
-  }
-
-  [symbolDispose]() {
-    if (this.#body !== undefined) {
-      this.#body[symbolDispose]();
-      this.#body = undefined;
-    }
-  }
-}
-
-const futureFinalizers = new FinalizationRegistry((id) => {
-  try {
-    futureDispose(id);
-  } catch {
-    // Already gone.
-  }
-});
-
-class FutureIncomingResponse extends ShimFutureIncomingResponse {
-  #id;
-
-  constructor(id) {
-    super();
-    this.#id = id;
-    futureFinalizers.register(this, id, this);
-  }
-
-  subscribe() {
-    return futureSubscribe(this.#id, this);
-  }
-
-  get() {
-    const ret = futureTakeValue(this.#id);
-    if (ret === undefined) return undefined;
-    if (ret.tag === 'ok' && ret.val.tag === 'ok') {
-      const { status, headers, bodyStreamId } = ret.val.val;
-      ret.val.val = new IncomingResponse(status, headers, bodyStreamId);
-    }
-    return ret;
-  }
-
-  [symbolDispose]() {
-    if (this.#id !== undefined) {
-      futureFinalizers.unregister(this);
-      const id = this.#id;
-      this.#id = undefined;
-      futureDispose(id);
-    }
-  }
-}
-
-/** The wasi:http error code of a failed stream read, for `http-error-code`. */
-function httpErrorCode(error) {
-  const payload = error?.payload;
-  if (payload && typeof payload.tag === 'string') return payload;
-  switch (payload?.code) {
-    case 'ERR_METALD_BETWEEN_BYTES_TIMEOUT':
-      return { tag: 'connection-read-timeout' };
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'ECONNABORTED':
-      return { tag: 'HTTP-response-incomplete' };
-    default:
-      if (payload?.code?.startsWith?.('HPE_')) return { tag: 'HTTP-protocol-error' };
-      return { tag: 'internal-error', val: payload?.message ?? error?.message ?? String(error) };
-  }
-}
-
-/**
- * `wasi:http/types` for the component: the shim's, with the request and response classes
- * above in place of the shim's.
- */
-export const types = {
-  ...shimTypes,
-  OutgoingRequest,
-  FutureIncomingResponse,
-  IncomingResponse,
-  IncomingBody,
-  httpErrorCode,
-};
 
 const MEMORY_KEYS = ['cert', 'key', 'ca'];
 const FILE_KEYS = ['certFile', 'keyFile', 'caFile'];
@@ -449,7 +206,7 @@ export function createTransport({ allow = [], tls, http2 = true, h2c = false } =
         port: authority.port,
         pathWithQuery,
         headers,
-        bodyId: bodyStreamIds.get(request),
+        bodyId: OutgoingBody.streamId(OutgoingRequest.bodyOf(request)),
         connectTimeout: options?.connectTimeout(),
         firstByteTimeout: options?.firstByteTimeout(),
         betweenBytesTimeout: options?.betweenBytesTimeout(),

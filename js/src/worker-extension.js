@@ -14,6 +14,11 @@
 //   request(transportId, req) -> futureId   starts one request; the future resolves to
 //                                     { status, headers, bodyStreamId } or rejects with a
 //                                     wasi:http error-code ({ tag, val })
+//   body-open(contentLength) -> id   a request body stream (the component writes it through
+//                                     the shim's wasi:io output stream of that id)
+//   body-finish(id)                  ends it; HTTP-request-body-size when its length is not
+//                                     the declared content-length
+//   body-abort(id)                   fails it (the body was dropped unfinished)
 //   release(bodyStreamId)            drops a response the component stopped reading
 //   info(transportId)                requests by protocol and the identity in use
 //   close(transportId)               destroys the transport's pooled connections
@@ -32,7 +37,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import tls from 'node:tls';
 
 import { checkMaterial, digestOf, loadMaterialFiles, MEMORY_NAMES } from './tls-material.js';
@@ -142,6 +147,32 @@ function timeoutError(code, message) {
   const error = new Error(message);
   error.code = code;
   return error;
+}
+
+/**
+ * `error` for a response body stream: its message starts with its code, which is what
+ * http-types.js's `httpErrorCode` reads back through wasi:io's `to-debug-string`.
+ */
+function codedError(error, fallbackCode = 'ERR_METALD_RESET') {
+  const code = error?.code ?? fallbackCode;
+  const message = error?.message ?? String(error);
+  if (message.startsWith(`${code}: `)) return error;
+  const coded = new Error(`${code}: ${message}`);
+  coded.code = code;
+  return coded;
+}
+
+/** A request body: counts what the component writes, for the content-length check. */
+function bodyStream(contentLength) {
+  const stream = new Transform({
+    transform(chunk, _encoding, done) {
+      stream.written += chunk.length;
+      done(null, chunk);
+    },
+  });
+  stream.written = 0;
+  stream.contentLength = typeof contentLength === 'number' ? contentLength : null;
+  return stream;
 }
 
 /** A positive duration in ns (bigint) as ms, or null for none. */
@@ -418,16 +449,11 @@ function connectionFor(transport, req, origin, identity, connectMs) {
  * A request is never replayed: the component promises that writes are never retried (a
  * failed write reports `outcome-unknown`), and it retries reads itself.
  */
-function send(context, transport, responses, req) {
-  const { bodyId } = req;
-  // The body stream was created by the shim when the component made the request; the
-  // component writes it after `handle` returns, and `OutgoingBody.finish` ends it.
-  let body = null;
-  try {
-    body = bodyId ? context.getStream(bodyId) : null;
-  } catch (error) {
-    return Promise.reject({ tag: 'internal-error', val: `request body stream unavailable: ${error?.message ?? error?.tag ?? error}` });
-  }
+function send(context, transport, responses, bodies, req) {
+  // The body stream (body-open) is written by the component, before or after `handle`, and
+  // ended by `OutgoingBody.finish` (body-finish).
+  const body = bodies.get(req.bodyId) ?? null;
+  if (body === null) return Promise.reject({ tag: 'internal-error', val: 'the request body stream is gone' });
   const connectMs = toMs(req.connectTimeout);
   let identity;
   try {
@@ -517,7 +543,7 @@ function sendH2(context, session, responses, req, body) {
         if (betweenBytesMs === null) return;
         clearTimeout(betweenBytesTimer);
         betweenBytesTimer = setTimeout(() => {
-          out.destroy(timeoutError('ERR_METALD_BETWEEN_BYTES_TIMEOUT', `no response data for ${betweenBytesMs} ms`));
+          out.destroy(codedError(timeoutError('ERR_METALD_BETWEEN_BYTES_TIMEOUT', `no response data for ${betweenBytesMs} ms`)));
           stream.close(http2.constants.NGHTTP2_CANCEL);
         }, betweenBytesMs);
       };
@@ -527,12 +553,12 @@ function sendH2(context, session, responses, req, body) {
       stream.once('end', () => clearTimeout(betweenBytesTimer));
       stream.on('error', (error) => {
         clearTimeout(betweenBytesTimer);
-        out.destroy(error);
+        out.destroy(codedError(error));
       });
       stream.once('close', () => {
         clearTimeout(betweenBytesTimer);
         if (!stream.readableEnded && !out.destroyed) {
-          out.destroy(timeoutError('ECONNRESET', `stream reset (code ${stream.rstCode})`));
+          out.destroy(codedError(timeoutError('ERR_METALD_RESET', `stream reset (code ${stream.rstCode})`)));
         }
       });
       const bodyStreamId = context.createReadableStream(out);
@@ -646,33 +672,39 @@ function sendH1(context, agent, responses, req, body) {
       }
       settled = true;
       clearTimers();
-      response.on('error', noop);
+      // The component reads from `out`; `data` events re-arm the between-bytes timer.
+      const out = new PassThrough();
+      out.on('error', noop);
       let betweenBytesTimer = null;
-      const socket = response.socket;
       const arm = () => {
+        if (betweenBytesMs === null) return;
         clearTimeout(betweenBytesTimer);
         betweenBytesTimer = setTimeout(() => {
-          response.destroy(
-            timeoutError('ERR_METALD_BETWEEN_BYTES_TIMEOUT', `no response data for ${betweenBytesMs} ms`),
-          );
+          out.destroy(codedError(timeoutError('ERR_METALD_BETWEEN_BYTES_TIMEOUT', `no response data for ${betweenBytesMs} ms`)));
           request.destroy();
         }, betweenBytesMs);
       };
-      const done = () => {
+      if (!response.complete) arm();
+      response.on('data', arm);
+      response.pipe(out);
+      response.once('end', () => clearTimeout(betweenBytesTimer));
+      response.on('error', (error) => {
         clearTimeout(betweenBytesTimer);
-        socket?.off('data', arm);
-      };
-      if (betweenBytesMs !== null && !response.complete) {
-        arm();
-        socket?.on('data', arm);
-      }
-      response.once('end', done);
-      response.once('close', done);
-      const bodyStreamId = context.createReadableStream(response);
-      responses.set(bodyStreamId, () => {
-        if (!response.complete) response.destroy();
+        out.destroy(codedError(error));
       });
-      response.once('close', () => responses.delete(bodyStreamId));
+      response.once('close', () => {
+        clearTimeout(betweenBytesTimer);
+        if (!response.complete && !out.destroyed) {
+          out.destroy(codedError(timeoutError('ECONNRESET', 'the connection closed before the end of the response')));
+        }
+      });
+      const bodyStreamId = context.createReadableStream(out);
+      responses.set(bodyStreamId, () => {
+        clearTimeout(betweenBytesTimer);
+        if (!response.complete) response.destroy();
+        out.destroy();
+      });
+      out.once('close', () => responses.delete(bodyStreamId));
       const raw = response.rawHeaders;
       const pairs = [];
       for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]]);
@@ -708,6 +740,8 @@ function closeTransport(transport) {
 export default function create(context) {
   const transports = new Map();
   const responses = new Map();
+  /** Request body streams by their id in the shim's stream table. */
+  const bodies = new Map();
   let nextId = 0;
   return async function metaldHttp(operation, args) {
     switch (operation) {
@@ -722,12 +756,41 @@ export default function create(context) {
         let promise;
         try {
           promise = transport
-            ? send(context, transport, responses, args[1])
+            ? send(context, transport, responses, bodies, args[1])
             : Promise.reject({ tag: 'internal-error', val: 'the transport is closed' });
         } catch (error) {
           promise = Promise.reject(errorCodeOf(error));
         }
         return context.createFuture(promise);
+      }
+      case 'body-open': {
+        const stream = bodyStream(args[0]);
+        const id = context.createWritableStream(stream);
+        bodies.set(id, stream);
+        // Kept until finished or aborted: dropping the component's output stream ends it (the
+        // shim's wasi:io dispose) before `finish` comes. A failed one is gone at once.
+        stream.once('error', () => bodies.delete(id));
+        return id;
+      }
+      case 'body-finish': {
+        const stream = bodies.get(args[0]);
+        if (!stream) throw { tag: 'internal-error', val: 'the request body stream is gone (finished twice, or failed)' };
+        // Bytes through the transform plus bytes still queued in front of it.
+        const written = stream.written + stream.writableLength;
+        if (stream.contentLength !== null && written !== stream.contentLength) {
+          const error = { tag: 'HTTP-request-body-size', val: BigInt(written) };
+          stream.destroy(timeoutError('ERR_METALD_BODY_SIZE', `body of ${written} bytes, content-length ${stream.contentLength}`));
+          throw error;
+        }
+        bodies.delete(args[0]);
+        if (!stream.writableEnded) stream.end();
+        return undefined;
+      }
+      case 'body-abort': {
+        const stream = bodies.get(args[0]);
+        bodies.delete(args[0]);
+        stream?.destroy(timeoutError('ERR_METALD_BODY_ABORTED', 'the request body was dropped unfinished'));
+        return undefined;
       }
       case 'release': {
         const release = responses.get(args[0]);

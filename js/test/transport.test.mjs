@@ -1,5 +1,5 @@
 // The wasi:http transport on its own, driven the way the component drives it: requests
-// through the shim's wasi:http/types, responses through futures, pollables and streams.
+// through the package's wasi:http/types, responses through futures, pollables and streams.
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -190,6 +190,28 @@ describe('wasi:http transport', () => {
     assert.deepEqual(transport.types.httpErrorCode(failure.val), { tag: 'connection-read-timeout' });
     assert.ok(elapsed >= 250 && elapsed < 3000, `took ${elapsed} ms`);
     dispose(result.val);
+  });
+
+  test('fields: validated names and values, forbidden headers, case-insensitive, immutable once sent', () => {
+    const { Fields, OutgoingRequest } = transport.types;
+    const bytes = (text) => encoder.encode(text);
+    assert.throws(() => Fields.fromList([['bad name', bytes('x')]]), (e) => e.tag === 'invalid-syntax');
+    assert.throws(() => Fields.fromList([['x-a', bytes('a\r\nb: c')]]), (e) => e.tag === 'invalid-syntax');
+    for (const name of ['Connection', 'host', 'transfer-encoding', 'upgrade', 'keep-alive']) {
+      assert.throws(() => Fields.fromList([[name, bytes('x')]]), (e) => e.tag === 'forbidden', name);
+    }
+    const fields = Fields.fromList([['X-A', bytes('1')], ['x-b', bytes('2')]]);
+    fields.append('x-a', bytes('3'));
+    assert.deepEqual(fields.get('x-A').map((v) => decoder.decode(v)), ['1', '3']);
+    assert.equal(fields.has('X-B'), true);
+    fields.set('x-b', [bytes('4'), bytes('5')]);
+    fields.delete('X-A');
+    assert.deepEqual(fields.entries().map(([n, v]) => [n, decoder.decode(v)]), [['x-b', '4'], ['x-b', '5']]);
+    const copy = fields.clone();
+    new OutgoingRequest(fields);
+    assert.throws(() => fields.append('x-c', bytes('6')), (e) => e.tag === 'immutable');
+    copy.append('x-c', bytes('6'));
+    assert.equal(copy.entries().length, 3);
   });
 
   test('reports a refused connection', () => {
