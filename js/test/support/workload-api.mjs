@@ -80,14 +80,18 @@ export async function startWorkloadApi(files, name, { bundle, svids }) {
   };
 }
 
-/** The JSON lines of a dev server's `--peer-log` file (none yet: empty). */
+/**
+ * A certificate serial as hex for comparisons: lower case, without leading zeros (the peer
+ * log writes the DER integer's bytes, with a 00 before a high bit; Node leaves it out).
+ */
+export const serialHex = (serial) => serial.toLowerCase().replace(/^0+(?=.)/, '');
+
+/** The JSON lines of a dev server's `--peer-log` file (none yet: empty), serials as serialHex. */
 export function readPeerLog(path) {
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line));
+    .map((line) => JSON.parse(line))
+    .map((line) => (typeof line.serial === 'string' ? { ...line, serial: serialHex(line.serial) } : line));
 }
-
-/** A certificate serial as the peer log writes it (lower-case hex). */
-export const serialHex = (serial) => serial.toLowerCase();
