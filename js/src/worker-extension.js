@@ -42,7 +42,7 @@ import tls from 'node:tls';
 
 import { checkMaterial, digestOf, loadMaterialFiles, MEMORY_NAMES } from './tls-material.js';
 import { makeCheckServerIdentity, parseSpiffeId } from './tls-policy.js';
-import { SpiffeError, X509Source } from './workload-api.js';
+import { SpiffeError, X509Source, selectSvid } from './workload-api.js';
 
 const NS_PER_MS = 1000000n;
 const noop = () => {};
@@ -255,16 +255,11 @@ function fileCredentials(config) {
 async function spiffeCredentials(config) {
   const source = await X509Source.open(config);
   const select = (material) => {
-    const { svids } = material;
-    if (!config.spiffeId) return svids[0];
-    const svid = svids.find((s) => s.spiffeId === config.spiffeId);
-    if (!svid) {
-      throw new SpiffeError(
-        source.endpoint,
-        `no X.509-SVID with the SPIFFE ID ${config.spiffeId} (tls.spiffe.spiffeId); offered: ${svids.map((s) => s.spiffeId).join(', ')}`,
-      );
+    try {
+      return selectSvid(material.svids, config.spiffeId);
+    } catch (error) {
+      throw new SpiffeError(source.endpoint, error.message);
     }
-    return svid;
   };
   let cached = null;
   const build = (material) => {

@@ -10,6 +10,7 @@
 
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -45,6 +46,29 @@ export function resolveSpiffeSocket(socket, env = process.env) {
   return { endpoint: `unix:${setting}`, path: setting };
 }
 
+/**
+ * The SVID to present among those offered (in the Workload API's order): the one with
+ * `spiffeId`, or the first. Throws an Error naming the ID asked for and the offered ones
+ * (testdata/spiffe-workload-api.json, `svid_selection`).
+ * @template {{ spiffeId: string }} T
+ * @param {T[]} svids
+ * @param {string | null | undefined} spiffeId
+ * @returns {T}
+ */
+export function selectSvid(svids, spiffeId) {
+  if (spiffeId === null || spiffeId === undefined) {
+    if (svids.length === 0) throw new Error('the Workload API offered no X.509-SVID');
+    return svids[0];
+  }
+  const svid = svids.find((s) => s.spiffeId === spiffeId);
+  if (!svid) {
+    throw new Error(
+      `no X.509-SVID with the SPIFFE ID ${spiffeId} (tls.spiffe.spiffeId); offered: ${svids.map((s) => s.spiffeId).join(', ')}`,
+    );
+  }
+  return svid;
+}
+
 /** An error of SPIFFE mode, naming the Workload API endpoint (`ERR_METALD_SPIFFE`). */
 export class SpiffeError extends Error {
   constructor(endpoint, problem, cause) {
@@ -60,7 +84,7 @@ let serviceClass;
 /** The generated client class of `SpiffeWorkloadAPI`, from proto/workload.proto. */
 function workloadApiClient() {
   if (!serviceClass) {
-    const definition = protoLoader.loadSync(new URL('../proto/workload.proto', import.meta.url).pathname, {
+    const definition = protoLoader.loadSync(fileURLToPath(new URL('../proto/workload.proto', import.meta.url)), {
       keepCase: true,
       longs: String,
       enums: String,
@@ -163,8 +187,10 @@ export class X509Source {
   constructor(endpoint) {
     this.#endpoint = endpoint;
     const Client = workloadApiClient();
-    // The Workload API is local: no TLS on the socket (the agent authenticates us by our PID).
-    this.#client = new Client(endpoint, grpc.credentials.createInsecure());
+    // The Workload API is local: no TLS on the socket (the agent attests us by our process).
+    // grpc-js takes `unix:PATH` as it is and a TCP address as host:port.
+    const target = endpoint.replace(/^tcp:(\/\/)?/, '');
+    this.#client = new Client(target, grpc.credentials.createInsecure());
     this.#stream();
   }
 

@@ -5,12 +5,13 @@
 
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { createMetald } from '../src/index.js';
-import { resolveSpiffeSocket } from '../src/workload-api.js';
+import { resolveSpiffeSocket, selectSvid } from '../src/workload-api.js';
 import { startDevServer } from './support/dev-server.mjs';
 import { expectMetaldError, runLifecycle } from './support/lifecycle.mjs';
 import { Ca, tempDir } from './support/pki.mjs';
@@ -251,22 +252,26 @@ describe('SPIFFE mode (Workload API)', () => {
   });
 });
 
-describe('Workload API socket resolution (the Rust host\'s defaults)', () => {
-  test('option, then UNKEY_METALD_SPIFFE_SOCKET, then SPIFFE_ENDPOINT_SOCKET, then the SPIRE default', () => {
-    const env = { UNKEY_METALD_SPIFFE_SOCKET: '/a.sock', SPIFFE_ENDPOINT_SOCKET: 'unix:///b.sock' };
-    assert.deepEqual(resolveSpiffeSocket('/opt.sock', env), { endpoint: 'unix:/opt.sock', path: '/opt.sock' });
-    assert.deepEqual(resolveSpiffeSocket(undefined, env), { endpoint: 'unix:/a.sock', path: '/a.sock' });
-    assert.deepEqual(resolveSpiffeSocket(undefined, { SPIFFE_ENDPOINT_SOCKET: 'unix:///b.sock' }), {
-      endpoint: 'unix:/b.sock',
-      path: '/b.sock',
-    });
-    assert.deepEqual(resolveSpiffeSocket(undefined, { UNKEY_METALD_SPIFFE_SOCKET: '', SPIFFE_ENDPOINT_SOCKET: 'unix:/c.sock' }), {
-      endpoint: 'unix:/c.sock',
-      path: '/c.sock',
-    });
-    assert.deepEqual(resolveSpiffeSocket(undefined, {}), {
-      endpoint: 'unix:/var/lib/spire/agent/agent.sock',
-      path: '/var/lib/spire/agent/agent.sock',
-    });
+describe('Workload API rules (testdata/spiffe-workload-api.json)', () => {
+  const vectors = JSON.parse(readFileSync(new URL('../../testdata/spiffe-workload-api.json', import.meta.url), 'utf8'));
+
+  test('socket resolution: the setting, then UNKEY_METALD_SPIFFE_SOCKET, then SPIFFE_ENDPOINT_SOCKET, then the SPIRE default', () => {
+    assert.ok(vectors.sockets.length > 0);
+    for (const { setting, env, endpoint, path } of vectors.sockets) {
+      assert.deepEqual(resolveSpiffeSocket(setting ?? undefined, env), { endpoint, path }, JSON.stringify({ setting, env }));
+    }
+  });
+
+  test('SVID selection: the first by default, else the one asked for, else an error listing the offered', () => {
+    assert.ok(vectors.svid_selection.length > 0);
+    for (const { offered, requested, selected, error_contains: errorContains } of vectors.svid_selection) {
+      const svids = offered.map((spiffeId) => ({ spiffeId }));
+      const name = JSON.stringify({ offered, requested });
+      if (selected !== undefined) {
+        assert.equal(selectSvid(svids, requested).spiffeId, selected, name);
+      } else {
+        assert.throws(() => selectSvid(svids, requested), (error) => errorContains.every((part) => error.message.includes(part)), name);
+      }
+    }
   });
 });
