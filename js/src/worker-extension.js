@@ -507,13 +507,15 @@ function sendH2(context, session, responses, req, body) {
       fail(error);
       return;
     }
+    // RST_STREAM(REFUSED_STREAM): the server did not process it (RFC 9113 section 8.7).
+    const refused = () => stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
     stream.on('error', (error) => {
-      if (!settled) fail(error);
+      if (settled) return;
+      fail(refused() ? timeoutError('ERR_METALD_REFUSED_STREAM', 'the server refused the stream') : error);
     });
     stream.on('close', () => {
       if (settled) return;
-      // RST_STREAM(REFUSED_STREAM): the server did not process it (RFC 9113 section 8.7).
-      if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) {
+      if (refused()) {
         fail(timeoutError('ERR_METALD_REFUSED_STREAM', 'the server refused the stream'));
       } else {
         fail(timeoutError('ERR_METALD_CLOSED', `stream closed before a response (code ${stream.rstCode})`));
