@@ -43,7 +43,10 @@ step "Go module (wazero): gofmt, vet, tests under -race, benchmark smoke"
   METALD_HOST_BIN="$PWD/../../target/debug/metald-host" go test -run '^$' -bench . -benchtime 20x
 )
 
-step "JavaScript package (jco transpile of the same component, Node mTLS transport)"
+step "JavaScript package (jco transpile of the same component; Node transport: file mTLS, SPIFFE, HTTP/2; the packed tarball used outside the repo)"
+# The tests drive target/debug/metald-host (dev server) and target/debug/metald-fake-workload-api,
+# both built by `cargo test --workspace` above. test/package.test.mjs runs `npm pack` and installs
+# the tarball into an empty directory under $TMPDIR (dependencies from npm's cache).
 (cd js && npm ci --no-audit --no-fund && npm test)
 
 step "Python package (wasmtime-py): ruff, mypy --strict, pytest"

@@ -65,4 +65,4 @@ const info = {
   jco: '--instantiation sync --name metald',
 };
 writeFileSync(join(outDir, 'BUILD_INFO.json'), `${JSON.stringify(info, null, 2)}\n`);
-console.log(`built generated/ from ${relative(root, component)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.error(`built generated/ from ${relative(root, component)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -18,7 +18,7 @@ import type {
   TransportError,
   ValidationIssue,
 } from '../generated/interfaces/metald-client-types.js';
-import type { Transport, TlsOptions } from './transport.js';
+import type { SpiffeOptions, Transport, TransportInfo, TransportOptions, TlsOptions } from './transport.js';
 
 // jco's types, except that open enums (`VmState`, `NetworkMode`) and every type holding one
 // (`VmInfo`, `VmConfig`, ...) are declared as this package hands them over: the case name, or
@@ -36,7 +36,31 @@ export type { Template } from '../generated/interfaces/metald-client-templates.j
 export { AllowList, parseAllowedHost } from './allow.js';
 export { createTransport } from './transport.js';
 export { parseSpiffeId } from './tls-policy.js';
-export type { Transport, TlsOptions };
+export type { SpiffeOptions, Transport, TransportInfo, TransportOptions, TlsOptions };
+
+/**
+ * The Workload API endpoint of a socket setting as SPIFFE mode resolves it: the setting, else
+ * `UNKEY_METALD_SPIFFE_SOCKET`, else `SPIFFE_ENDPOINT_SOCKET`, else
+ * `/var/lib/spire/agent/agent.sock`; `unix:PATH`, `unix://PATH` or a path.
+ */
+export function resolveSpiffeSocket(
+  socket?: string,
+  env?: Record<string, string | undefined>,
+): { endpoint: string; path: string | null };
+
+/**
+ * Thrown by `createMetald`/`createTransport` in SPIFFE mode when the Workload API gives no
+ * usable identity: `code` is `ERR_METALD_SPIFFE_NO_SOCKET` (the socket does not exist),
+ * `ERR_METALD_SPIFFE_SVID` (the SVID asked for by `tls.spiffe.spiffeId` is not offered) or
+ * `ERR_METALD_SPIFFE` (an error from the Workload API, or no SVID within the timeout); the
+ * message names the socket and the cause. Crossing from the I/O worker, it arrives as an
+ * `Error` with these `name`, `code` and `endpoint` properties (test `error.code`).
+ */
+export interface SpiffeError extends globalThis.Error {
+  name: 'SpiffeError';
+  code: 'ERR_METALD_SPIFFE' | 'ERR_METALD_SPIFFE_NO_SOCKET' | 'ERR_METALD_SPIFFE_SVID';
+  endpoint: string;
+}
 
 export interface MetaldOptions {
   /** Base URL of metald: `http://host:port` or `https://host:port` (a path prefix is kept). */
@@ -45,8 +69,15 @@ export interface MetaldOptions {
   userId: string;
   /** Tenant id (`[A-Za-z0-9._-]+`), sent as `X-Tenant-ID`. */
   tenantId: string;
-  /** Client certificate, CA and SPIFFE policy for `https://` servers. */
+  /**
+   * Client certificate and server verification for `https://` servers: PEM, certificate files
+   * (re-read when renewed) or SPIFFE mode (`{ spiffe: true }`, the Workload API).
+   */
   tls?: TlsOptions;
+  /** Offer HTTP/2 by ALPN over TLS (default true); HTTP/1.1 when the server does not select it. */
+  http2?: boolean;
+  /** HTTP/2 with prior knowledge (h2c) for `http://` servers (default false). */
+  h2c?: boolean;
   /** More destinations the component may reach (`scheme://host:port`, `host:port`, `host`). */
   allowHosts?: string[];
   /** Per-call deadline in milliseconds (default 30000). */

@@ -12,8 +12,9 @@ import { AllowList, formatAllowedHost, parseAllowedHost } from './allow.js';
 import { ERROR_TAGS as ERROR_CASES, FUNCTIONS, OPEN_ENUMS, TYPES } from './generated-wit.js';
 import { createTransport } from './transport.js';
 import { parseSpiffeId } from './tls-policy.js';
+import { resolveSpiffeSocket } from './workload-api.js';
 
-export { AllowList, createTransport, parseAllowedHost, parseSpiffeId };
+export { AllowList, createTransport, parseAllowedHost, parseSpiffeId, resolveSpiffeSocket };
 
 /** The known cases of `vm-state` and `network-mode`, in protobuf-number order. */
 export { VM_STATES, NETWORK_MODES };
@@ -114,9 +115,12 @@ export function serverAllowEntry(server) {
  * @param {string} options.server  base URL, `http://host:port` or `https://host:port`
  * @param {string} options.userId
  * @param {string} options.tenantId
- * @param {{cert?: string|Buffer, key?: string|Buffer, ca?: string|Buffer|Array<string|Buffer>,
- *          serverSpiffeId?: string, passphrase?: string}} [options.tls]
+ * @param {import('./transport.js').TlsOptions} [options.tls] client certificate and server
+ *   verification: PEM (`cert`, `key`, `ca`), files re-read when renewed (`certFile`, `keyFile`,
+ *   `caFile`, `reloadIntervalMs`) or the SPIFFE Workload API (`spiffe`); see transport.d.ts
  * @param {string[]} [options.allowHosts] more destinations the component may reach
+ * @param {boolean} [options.http2] offer HTTP/2 by ALPN over TLS (default true)
+ * @param {boolean} [options.h2c] HTTP/2 with prior knowledge for http:// servers (default false)
  * @param {number} [options.timeoutMs] per-call deadline (default 30000)
  * @param {string} [options.routePrefix]
  * @param {'proto'|'json'} [options.codec]
@@ -125,7 +129,7 @@ export function serverAllowEntry(server) {
  */
 export function createMetald(options) {
   if (!options || typeof options !== 'object') throw new TypeError('createMetald: options are required');
-  const { server, userId, tenantId, tls, allowHosts = [], ...rest } = options;
+  const { server, userId, tenantId, tls, allowHosts = [], http2, h2c, ...rest } = options;
   const allow = new AllowList(allowHosts);
   // An unparsable server URL is left to Client.open, which reports it as invalid-config.
   let serverEntry = null;
@@ -135,7 +139,7 @@ export function createMetald(options) {
     // Nothing to allow.
   }
   if (serverEntry) allow.entries.unshift(serverEntry);
-  const transport = createTransport({ allow, tls });
+  const transport = createTransport({ allow, tls, http2, h2c });
   let root;
   try {
     root = instantiateMetald({ transport });

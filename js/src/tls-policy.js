@@ -272,11 +272,14 @@ export function trustDomainOfCertificate(pem) {
 
 /**
  * A `checkServerIdentity` for `tls.connect`. Node calls it after the chain has been verified
- * against `ca`, so only the identity is left to check here.
- * @param {{ serverSpiffeId?: string | null, trustDomain?: string | null }} options
+ * against `ca`, so only the identity is left to check here. With `spiffeOnly` (SPIFFE mode)
+ * every server certificate is checked as an X509-SVID and authorized by SPIFFE ID, with no
+ * host name check, as go-spiffe's and the Rust host's SPIFFE mode do.
+ * @param {{ serverSpiffeId?: string | null, trustDomain?: string | null, spiffeOnly?: boolean }} options
  */
 export function makeCheckServerIdentity(options = {}) {
   const policy = serverPolicy(options);
+  const spiffeOnly = Boolean(options.spiffeOnly);
   return function checkServerIdentity(hostname, cert) {
     let facts;
     try {
@@ -284,7 +287,7 @@ export function makeCheckServerIdentity(options = {}) {
     } catch (error) {
       return new ServerIdentityError('malformed-certificate', `the server's certificate does not parse: ${error.message}`);
     }
-    if (!usesSpiffeVerification(facts)) return defaultCheckServerIdentity(hostname, cert);
+    if (!spiffeOnly && !usesSpiffeVerification(facts)) return defaultCheckServerIdentity(hostname, cert);
     try {
       authorizeServer(facts, policy);
       return undefined;

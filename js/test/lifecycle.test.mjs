@@ -121,3 +121,60 @@ describe('deadlines', () => {
     }
   });
 });
+
+describe('HTTP/2 with prior knowledge (h2c)', () => {
+  let server;
+  let slow;
+
+  before(async () => {
+    [server, slow] = await Promise.all([startDevServer(), startDevServer(['--fault', 'GetVmInfo=latency:3s'])]);
+  });
+
+  after(async () => {
+    await Promise.all([server?.stop(), slow?.stop()]);
+  });
+
+  test('the whole lifecycle over h2c; without h2c, HTTP/1.1', () => {
+    const metald = createMetald({ server: server.url, ...identity, h2c: true });
+    try {
+      runLifecycle(metald);
+      const { requests } = metald.transport.info();
+      assert.equal(requests['http/1.1'], 0);
+      assert.ok(requests.h2 > 10, JSON.stringify(requests));
+    } finally {
+      metald.close();
+    }
+    const plain = createMetald({ server: server.url, ...identity });
+    try {
+      plain.client.listVms({ stateFilter: [], pageSize: 0, pageToken: '' });
+      assert.deepEqual(plain.transport.info().requests, { h2: 0, 'http/1.1': 1 });
+    } finally {
+      plain.close();
+    }
+  });
+
+  test('deadlines and refused connections over h2c', () => {
+    const metald = createMetald({ server: slow.url, ...identity, h2c: true, timeoutMs: 400, retries: 0 });
+    try {
+      const started = Date.now();
+      expectMetaldError(() => metald.client.getVmInfo('any'), 'transport', 'deadline_exceeded');
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= 350 && elapsed < 2500, `took ${elapsed} ms`);
+      assert.equal(metald.client.listVms({ stateFilter: [], pageSize: 0, pageToken: '' }).totalCount, 0);
+    } finally {
+      metald.close();
+    }
+    const down = createMetald({ server: 'http://127.0.0.1:1', ...identity, h2c: true, retries: 0 });
+    try {
+      const info = expectMetaldError(() => down.client.listVms({ stateFilter: [], pageSize: 0, pageToken: '' }), 'transport', 'unavailable');
+      assert.match(info.message, /connection refused/);
+    } finally {
+      down.close();
+    }
+  });
+
+  test('http2 and h2c must be booleans', () => {
+    assert.throws(() => createMetald({ server: server.url, ...identity, h2c: 'yes' }), /h2c must be a boolean/);
+    assert.throws(() => createMetald({ server: server.url, ...identity, http2: 1 }), /http2 must be a boolean/);
+  });
+});

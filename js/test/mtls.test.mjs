@@ -3,12 +3,16 @@
 // test time (test/support/pki.mjs).
 
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { createMetald } from '../src/index.js';
 import { startDevServer } from './support/dev-server.mjs';
 import { expectMetaldError, runLifecycle } from './support/lifecycle.mjs';
 import { Ca, forgePrivateKeyPem, issueWithProperties, keyPair, loopback, tempDir } from './support/pki.mjs';
+import { readPeerLog, serialHex } from './support/workload-api.mjs';
+import { startH1TlsServer } from './support/h1-tls-server.mjs';
 
 const identity = { userId: 'alice', tenantId: 'acme' };
 const noPage = { stateFilter: [], pageSize: 0, pageToken: '' };
@@ -185,6 +189,137 @@ describe('file mTLS', () => {
     ];
     for (const [tls, message] of cases) {
       assert.throws(() => createMetald({ server, ...identity, tls }), message, JSON.stringify(Object.keys(tls)));
+    }
+  });
+});
+
+describe('file mTLS from certificate files (tls.certFile, tls.keyFile, tls.caFile)', () => {
+  let files;
+  let ca;
+  let server;
+  let peerLog;
+  let client;
+
+  const serialOf = (pem) => serialHex(new X509Certificate(pem).serialNumber);
+
+  before(async () => {
+    files = tempDir();
+    ca = new Ca('example.org');
+    client = ca.issue([{ uri: 'spiffe://example.org/client' }]);
+    const leaf = ca.issue([...loopback, { uri: 'spiffe://example.org/metald' }]);
+    peerLog = files.write('peers.jsonl', '');
+    server = await startDevServer([
+      '--tls-mode', 'file',
+      '--tls-cert', files.write('server.pem', leaf.cert),
+      '--tls-key', files.write('server.key', leaf.key),
+      '--tls-client-ca', files.write('client-ca.pem', ca.pem),
+      '--peer-log', peerLog,
+    ]);
+  });
+
+  after(async () => {
+    await server?.stop();
+    files?.remove();
+  });
+
+  const fileTls = (name, leaf, extra = {}) => ({
+    certFile: files.write(`${name}.pem`, leaf.cert),
+    keyFile: files.write(`${name}.key`, leaf.key),
+    caFile: files.write('ca.pem', ca.pem),
+    ...extra,
+  });
+
+  test('the whole lifecycle over HTTP/2 (ALPN), the client certificate seen by the server', () => {
+    const since = readPeerLog(peerLog).length;
+    const metald = createMetald({ server: server.url, ...identity, tls: fileTls('client', client) });
+    try {
+      runLifecycle(metald);
+      assert.equal(metald.transport.info().requests['http/1.1'], 0);
+    } finally {
+      metald.close();
+    }
+    assert.deepEqual(readPeerLog(peerLog).slice(since), [
+      { serial: serialOf(client.cert), spiffe_id: 'spiffe://example.org/client', alpn: 'h2' },
+    ]);
+  });
+
+  test('http2: false keeps to HTTP/1.1 (the server sees http/1.1 by ALPN)', () => {
+    const since = readPeerLog(peerLog).length;
+    const metald = createMetald({ server: server.url, ...identity, http2: false, tls: fileTls('client', client) });
+    try {
+      metald.client.listVms(noPage);
+      metald.client.listVms(noPage);
+      assert.deepEqual(metald.transport.info().requests, { h2: 0, 'http/1.1': 2 });
+    } finally {
+      metald.close();
+    }
+    const lines = readPeerLog(peerLog).slice(since);
+    assert.ok(lines.length >= 1 && lines.every((line) => line.alpn === 'http/1.1'), JSON.stringify(lines));
+  });
+
+  test('renewed files are presented by new connections (tls.reloadIntervalMs)', async () => {
+    const tls = fileTls('renewed', client, { reloadIntervalMs: 1 });
+    const metald = createMetald({ server: server.url, ...identity, tls });
+    try {
+      const since = readPeerLog(peerLog).length;
+      metald.client.listVms(noPage);
+      const renewed = ca.issue([{ uri: 'spiffe://example.org/client' }]);
+      files.write('renewed.pem', renewed.cert);
+      files.write('renewed.key', renewed.key);
+      await sleep(5);
+      metald.client.listVms(noPage);
+      metald.client.listVms(noPage);
+      assert.deepEqual(
+        readPeerLog(peerLog).slice(since).map((line) => line.serial),
+        [serialOf(client.cert), serialOf(renewed.cert)],
+      );
+      // A renewal that fails its checks (a key of another certificate) is not applied.
+      files.write('renewed.key', client.key);
+      await sleep(5);
+      assert.equal(metald.client.listVms(noPage).totalCount, 0);
+      assert.equal(metald.transport.info().identity.serial, new X509Certificate(renewed.cert).serialNumber);
+    } finally {
+      metald.close();
+    }
+  });
+
+  test('expired, mismatched, unreadable or unpaired files are refused, naming the file', () => {
+    const expired = ca.issue([{ uri: 'spiffe://example.org/client' }], { expired: true });
+    const other = ca.issue([{ uri: 'spiffe://example.org/other' }]);
+    const expiredTls = fileTls('expired', expired);
+    const mismatched = { ...fileTls('mismatched', client), keyFile: files.write('other.key', other.key) };
+    const missing = `${files.dir}/missing.pem`;
+    const notPem = files.write('not-pem.pem', 'not a certificate');
+    const cases = [
+      [expiredTls, new RegExp(`tls\\.certFile ${expiredTls.certFile}: the certificate expired`)],
+      [mismatched, new RegExp(`tls\\.keyFile ${mismatched.keyFile} does not belong to tls\\.certFile ${mismatched.certFile}`)],
+      [{ ...mismatched, certFile: missing }, new RegExp(`tls\\.certFile ${missing}: cannot read it \\(ENOENT\\)`)],
+      [{ ...mismatched, certFile: notPem }, new RegExp(`tls\\.certFile ${notPem}: not a PEM certificate`)],
+      [{ ...fileTls('good', client), caFile: notPem }, new RegExp(`tls\\.caFile ${notPem}: no PEM certificate`)],
+      [{ certFile: mismatched.certFile }, new RegExp(`tls\\.certFile ${mismatched.certFile} needs its private key: pass tls\\.keyFile`)],
+      [{ ...mismatched, cert: client.cert }, /either as PEM \(tls\.cert\) or as files/],
+      [{ ...mismatched, reloadIntervalMs: 'soon' }, /tls\.reloadIntervalMs/],
+    ];
+    for (const [tls, message] of cases) {
+      assert.throws(() => createMetald({ server: server.url, ...identity, tls }), message, JSON.stringify(tls));
+    }
+  });
+});
+
+describe('HTTP/1.1 fallback', () => {
+  test('a TLS server that does not negotiate h2 is spoken to over HTTP/1.1', async () => {
+    const ca = new Ca('example.org');
+    const leaf = ca.issue(loopback);
+    const server = await startH1TlsServer(leaf);
+    const metald = createMetald({ server: `https://127.0.0.1:${server.port}`, ...identity, tls: { ca: ca.pem } });
+    try {
+      assert.equal(metald.client.listVms(noPage).totalCount, 0);
+      assert.equal(metald.client.listVms(noPage).totalCount, 0);
+      assert.deepEqual(metald.transport.info().requests, { h2: 0, 'http/1.1': 2 });
+    } finally {
+      metald.close();
+      assert.deepEqual(await server.seen(), ['http/1.1', 'http/1.1']);
+      await server.stop();
     }
   });
 });

@@ -1,12 +1,12 @@
 // The wasi:http transport on its own, driven the way the component drives it: requests
-// through the shim's wasi:http/types, responses through futures, pollables and streams.
+// through the package's wasi:http/types, responses through futures, pollables and streams.
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import { createTransport } from '../src/transport.js';
-import { startStallServers } from './support/stall-servers.mjs';
+import { startH2cServer, startStallServers } from './support/stall-servers.mjs';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -192,8 +192,78 @@ describe('wasi:http transport', () => {
     dispose(result.val);
   });
 
+  test('fields: validated names and values, forbidden headers, case-insensitive, immutable once sent', () => {
+    const { Fields, OutgoingRequest } = transport.types;
+    const bytes = (text) => encoder.encode(text);
+    assert.throws(() => Fields.fromList([['bad name', bytes('x')]]), (e) => e.tag === 'invalid-syntax');
+    assert.throws(() => Fields.fromList([['x-a', bytes('a\r\nb: c')]]), (e) => e.tag === 'invalid-syntax');
+    for (const name of ['Connection', 'host', 'transfer-encoding', 'upgrade', 'keep-alive']) {
+      assert.throws(() => Fields.fromList([[name, bytes('x')]]), (e) => e.tag === 'forbidden', name);
+    }
+    const fields = Fields.fromList([['X-A', bytes('1')], ['x-b', bytes('2')]]);
+    fields.append('x-a', bytes('3'));
+    assert.deepEqual(fields.get('x-A').map((v) => decoder.decode(v)), ['1', '3']);
+    assert.equal(fields.has('X-B'), true);
+    fields.set('x-b', [bytes('4'), bytes('5')]);
+    fields.delete('X-A');
+    assert.deepEqual(fields.entries().map(([n, v]) => [n, decoder.decode(v)]), [['x-b', '4'], ['x-b', '5']]);
+    const copy = fields.clone();
+    new OutgoingRequest(fields);
+    assert.throws(() => fields.append('x-c', bytes('6')), (e) => e.tag === 'immutable');
+    copy.append('x-c', bytes('6'));
+    assert.equal(copy.entries().length, 3);
+  });
+
   test('reports a refused connection', () => {
     const result = wait(start(transport, { authority: `127.0.0.1:${refusedPort}` }));
     assert.deepEqual(result, { tag: 'err', val: { tag: 'connection-refused' } });
+  });
+});
+
+describe('wasi:http transport over h2c', () => {
+  let server;
+  let transport;
+
+  before(async () => {
+    server = await startH2cServer();
+    transport = createTransport({ allow: [`http://127.0.0.1:${server.port}`], h2c: true });
+  });
+
+  after(async () => {
+    transport?.close();
+    await server?.stop();
+  });
+
+  test('sends requests over one HTTP/2 connection', () => {
+    for (let i = 0; i < 3; i += 1) {
+      const result = wait(start(transport, { authority: `127.0.0.1:${server.port}`, path: '/hello' }));
+      assert.equal(result.tag, 'ok', JSON.stringify(result.val));
+      assert.equal(result.val.status(), 200);
+      assert.equal(readBody(transport.types, result.val), 'hello h2 on session 1');
+      dispose(result.val);
+    }
+    assert.equal(transport.info().requests.h2, 3);
+  });
+
+  test('a refused stream (RST_STREAM REFUSED_STREAM) is connection-refused: the server did not process it', () => {
+    const result = wait(start(transport, { authority: `127.0.0.1:${server.port}`, path: '/refuse', method: 'post', body: 'x' }));
+    assert.deepEqual(result, { tag: 'err', val: { tag: 'connection-refused' } });
+  });
+
+  test('honors the between-bytes timeout', () => {
+    const result = wait(start(transport, { authority: `127.0.0.1:${server.port}`, path: '/partial', timeouts: { betweenBytes: 300 } }));
+    assert.equal(result.tag, 'ok');
+    const started = Date.now();
+    let failure;
+    try {
+      readBody(transport.types, result.val);
+    } catch (error) {
+      failure = error;
+    }
+    const elapsed = Date.now() - started;
+    assert.equal(failure?.tag, 'last-operation-failed');
+    assert.deepEqual(transport.types.httpErrorCode(failure.val), { tag: 'connection-read-timeout' });
+    assert.ok(elapsed >= 250 && elapsed < 3000, `took ${elapsed} ms`);
+    dispose(result.val);
   });
 });

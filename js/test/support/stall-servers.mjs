@@ -51,3 +51,50 @@ export async function startStallServers() {
     },
   };
 }
+
+const h2Source = `
+const { parentPort } = require('node:worker_threads');
+const http2 = require('node:http2');
+const sessions = new Set();
+// h2c: /refuse answers RST_STREAM(REFUSED_STREAM); /partial sends a head and 10 of 100 body
+// bytes, then stalls; anything else gets 200 "hello h2 on session <n>" (n counts sessions).
+const server = http2.createServer();
+let sessionCount = 0;
+server.on('session', (session) => {
+  session.number = ++sessionCount;
+  sessions.add(session);
+  session.on('close', () => sessions.delete(session));
+});
+server.on('stream', (stream, headers) => {
+  stream.on('error', () => {});
+  const path = headers[':path'];
+  if (path === '/refuse') {
+    stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+  } else if (path === '/partial') {
+    stream.respond({ ':status': 200, 'content-length': '100' });
+    stream.write('0123456789');
+  } else {
+    stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+    stream.end('hello h2 on session ' + stream.session.number);
+  }
+});
+server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));
+parentPort.on('message', () => {
+  for (const session of sessions) session.destroy();
+  server.close();
+  parentPort.close();
+});
+`;
+
+/** Starts an h2c server (see h2Source) in a worker; resolves to `{ port, stop() }`. */
+export async function startH2cServer() {
+  const worker = new Worker(h2Source, { eval: true });
+  const [port] = await once(worker, 'message');
+  return {
+    port,
+    async stop() {
+      worker.postMessage('stop');
+      await worker.terminate();
+    },
+  };
+}
