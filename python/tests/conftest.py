@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 
 from metald_client import Client, Runtime, default_component_path, get_runtime
+from metald_client.tls import TlsOptions
 
 REPO = Path(__file__).resolve().parents[2]
 HOST_BIN_ENV = "METALD_HOST_BIN"
 USER_ID = "alice"
 TENANT_ID = "acme"
+DISABLED = TlsOptions.disabled()
+"""TLS mode disabled: the plain-text dev server of most tests."""
 
 
 def host_binary() -> Path:
@@ -85,5 +88,5 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture()
 def client(server_url: str, runtime: Runtime) -> Iterator[Client]:
-    with Client(server_url, USER_ID, TENANT_ID, runtime=runtime) as c:
+    with Client(server_url, USER_ID, TENANT_ID, runtime=runtime, tls=DISABLED) as c:
         yield c

@@ -1,0 +1,383 @@
+"""The HTTP transport behind the component's ``wasi:http/outgoing-handler``.
+
+A :class:`Transport` belongs to a client (or to a runtime's stateless instances, with an
+empty allow-list): it holds the allow-list, the TLS provider (:mod:`metald_client.tls`) and
+a pool of ``http.client`` connections keyed by destination and TLS identity (who we are and
+a digest of what we trust), so a rotated SVID or renewed certificate is used by the next
+connection and never served by an old one.
+
+Requests run on a thread each (the component polls for their outcome); the response body is
+read by a thread into a bounded buffer (backpressure) that the component's input stream
+drains. Failures become the wasi:http ``error-code`` the Rust host reports for them
+(host/src/transport/errors.rs; the component's reading of each code is
+testdata/transport-errors.json): see :func:`error_code`.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import ipaddress
+import select
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .allow import AllowList
+from .tls import Identity, ServerIdentityError, TlsError, TlsProvider
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_REQUEST_BODY_BYTES",
+    "CodeError",
+    "ErrorCode",
+    "Transport",
+    "error_code",
+]
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds for connect, first byte and between bytes when the request options set none."""
+MAX_REQUEST_BODY_BYTES = 16 << 20
+"""Largest request body the host buffers."""
+READ_CHUNK = 64 << 10
+"""Bytes read from a response body at a time."""
+MAX_BUFFERED = 256 << 10
+"""Response body bytes buffered for the component before reading pauses."""
+MAX_IDLE_PER_KEY = 8
+"""Idle connections kept per destination and identity."""
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """A wasi:http ``error-code``: the WIT case name and its payload (a string, an int, or a
+    dict of the record's fields), ``None`` for none."""
+
+    tag: str
+    payload: Any = None
+
+    def describe(self) -> str:
+        """The code with its payload, for ``error.to-debug-string`` and logs."""
+        if isinstance(self.payload, dict):
+            text = self.payload.get("alert-message") or self.payload.get("rcode")
+            return f"{self.tag}: {text}" if text else self.tag
+        if self.payload is not None:
+            return f"{self.tag}: {self.payload}"
+        return self.tag
+
+
+def internal_error(text: str) -> ErrorCode:
+    return ErrorCode("internal-error", text)
+
+
+def tls_alert(text: str) -> ErrorCode:
+    return ErrorCode("TLS-alert-received", {"alert-id": None, "alert-message": text})
+
+
+class CodeError(Exception):
+    """A failure whose error code is known where it happens (limits, timeouts, allow-list)."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class _BodyReadError(Exception):
+    """A failure while reading a response body."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.cause = cause
+        super().__init__(f"reading the response body: {cause}")
+
+
+class _Phase:
+    CONNECT = "connect"
+    FIRST_BYTE = "first-byte"
+    BODY = "body"
+
+
+class _PhasedError(Exception):
+    def __init__(self, phase: str, cause: BaseException) -> None:
+        self.phase = phase
+        self.cause = cause
+        super().__init__(str(cause))
+
+
+def error_code(exc: BaseException) -> ErrorCode:
+    """The wasi:http error code of a failed request, as the Rust host maps it.
+
+    Refused connection → ``connection-refused`` (the server did not process the request);
+    connect or handshake timeout → ``connection-timeout``; no response or a stalled body within
+    the timeouts → ``connection-read-timeout``; reset, EOF → ``connection-terminated`` (in a
+    response body: ``HTTP-response-incomplete``); TLS failures and refused server identities →
+    ``TLS-alert-received`` with the cause; DNS → ``DNS-error``; unreachable →
+    ``destination-unavailable``; oversized header section →
+    ``HTTP-response-header-section-size``; malformed response → ``HTTP-protocol-error``;
+    anything else → ``internal-error`` with the text.
+    """
+    if isinstance(exc, CodeError):
+        return exc.code
+    if isinstance(exc, _BodyReadError):
+        code = error_code(exc.cause)
+        if code.tag in ("connection-terminated", "HTTP-protocol-error", "connection-refused"):
+            return ErrorCode("HTTP-response-incomplete")
+        return code
+    phase = None
+    if isinstance(exc, _PhasedError):
+        phase, exc = exc.phase, exc.cause
+    if isinstance(exc, TlsError):
+        return tls_alert(str(exc))
+    if isinstance(exc, ServerIdentityError | ssl.SSLCertVerificationError):
+        return tls_alert(str(exc))
+    if isinstance(exc, ssl.SSLError):
+        return tls_alert(f"{exc.reason or exc}: {exc}")
+    if isinstance(exc, socket.gaierror):
+        return ErrorCode("DNS-error", {"rcode": exc.strerror or str(exc), "info-code": None})
+    if isinstance(exc, ConnectionRefusedError):
+        return ErrorCode("connection-refused")
+    if isinstance(exc, TimeoutError):
+        if phase == _Phase.CONNECT:
+            return ErrorCode("connection-timeout")
+        return ErrorCode("connection-read-timeout")
+    if isinstance(exc, http.client.RemoteDisconnected | http.client.IncompleteRead):
+        return ErrorCode("connection-terminated")
+    if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+        return ErrorCode("connection-terminated")
+    if isinstance(exc, http.client.LineTooLong) or (
+        isinstance(exc, http.client.HTTPException) and "headers" in str(exc)
+    ):
+        return ErrorCode("HTTP-response-header-section-size", None)
+    if isinstance(exc, http.client.HTTPException):
+        return ErrorCode("HTTP-protocol-error")
+    if isinstance(exc, OSError) and exc.errno in (
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.EADDRNOTAVAIL,
+    ):
+        return ErrorCode("destination-unavailable")
+    return internal_error(f"{type(exc).__name__}: {exc}")
+
+
+# ---------------------------------------------------------------------------------------
+# Connections and the pool.
+
+
+class _Connection(http.client.HTTPConnection):
+    """A connection to one destination; over TLS, the server's identity is checked right
+    after the handshake, before any request byte is sent."""
+
+    def __init__(self, host: str, port: int, timeout: float, identity: Identity | None) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.identity = identity
+        self.alpn: str | None = None
+        self.pool_key: tuple[Any, ...] = ()
+
+    def connect(self) -> None:
+        try:
+            super().connect()
+        except OSError as exc:
+            raise _PhasedError(_Phase.CONNECT, exc) from exc
+        if self.identity is None:
+            return
+        try:
+            ip = _is_ip(self.host)
+            sock = self.identity.context.wrap_socket(
+                self.sock, server_hostname=None if ip else self.host
+            )
+            self.sock = sock
+            der = sock.getpeercert(binary_form=True)
+            if der is None:
+                raise ssl.SSLCertVerificationError("the server presented no certificate")
+            self.identity.verify(der, self.host)
+            self.alpn = sock.selected_alpn_protocol()
+        except TimeoutError as exc:
+            self.close()
+            raise _PhasedError(_Phase.CONNECT, exc) from exc
+        except BaseException:
+            self.close()
+            raise
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def _dead(conn: _Connection) -> bool:
+    """Whether an idle connection was closed by the server (readable while idle)."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+class Transport:
+    """The outbound side of one client: allow-list, TLS and a connection pool.
+
+    Args:
+        allow: Destinations the component may reach; everything else is
+            ``HTTP-request-denied``.
+        tls: The TLS provider for ``https://``; ``None`` refuses ``https://``.
+        plain_http: Whether ``http://`` may be used (``disabled`` mode only).
+        max_request_body: Largest request body accepted.
+    """
+
+    def __init__(
+        self,
+        allow: AllowList,
+        tls: TlsProvider | None = None,
+        *,
+        plain_http: bool = False,
+        max_request_body: int = MAX_REQUEST_BODY_BYTES,
+    ) -> None:
+        self.allow = allow
+        self.tls = tls
+        self.plain_http = plain_http
+        self.max_request_body = max_request_body
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[Any, ...], list[_Connection]] = {}
+        self._closed = False
+        self.stats = {"connections": 0, "requests": 0, "denied": 0}
+
+    def acquire(
+        self, scheme: str, host: str, port: int, connect_timeout: float
+    ) -> tuple[_Connection, bool]:
+        """A connection to ``scheme://host:port``: an idle pooled one of the current identity
+        (``True``), or a new one (``False``, connected)."""
+        identity: Identity | None = None
+        if scheme == "https":
+            if self.tls is None:
+                raise CodeError(
+                    ErrorCode("HTTP-request-URI-invalid"), "https:// needs a TLS provider"
+                )
+            identity = self.tls.identity()
+        elif not self.plain_http:
+            raise CodeError(
+                tls_alert(
+                    f"plain http:// to {host}:{port} refused: this client's TLS mode is "
+                    f"{self.tls.mode.value if self.tls else 'unset'}; use https:// "
+                    "(or TLS mode disabled for a plain-text server)"
+                ),
+                "plain http refused",
+            )
+        key = (scheme, host, port, identity.key if identity else None)
+        with self._lock:
+            if self._closed:
+                raise CodeError(internal_error("the client was closed"), "closed")
+            idle = self._idle.get(key, [])
+            while idle:
+                conn = idle.pop()
+                if not _dead(conn):
+                    return conn, True
+                conn.close()
+        conn = _Connection(host.strip("[]"), port, connect_timeout, identity)
+        conn.pool_key = key
+        conn.connect()
+        with self._lock:
+            self.stats["connections"] += 1
+        return conn, False
+
+    def release(self, conn: _Connection) -> None:
+        """Returns a connection whose response was read to its end."""
+        with self._lock:
+            idle = self._idle.setdefault(conn.pool_key, [])
+            if not self._closed and len(idle) < MAX_IDLE_PER_KEY and conn.sock is not None:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Closes idle connections and the TLS provider; later requests fail."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+        if self.tls is not None:
+            self.tls.close()
+
+
+@dataclass
+class Request:
+    """A request as ``outgoing-handler.handle`` took it."""
+
+    method: str
+    scheme: str
+    authority: str
+    host: str
+    port: int
+    path: str
+    headers: list[tuple[str, bytes]]
+    body: bytes | None
+    connect_timeout: float
+    first_byte_timeout: float
+    between_bytes_timeout: float
+
+
+@dataclass
+class Response:
+    """A response whose head arrived."""
+
+    status: int
+    headers: list[tuple[str, bytes]]
+    raw: http.client.HTTPResponse = field(repr=False)
+    conn: _Connection = field(repr=False)
+    between_bytes_timeout: float
+
+
+def send(transport: Transport, req: Request) -> Response:
+    """Sends a request and waits for the response head (bounded by the timeouts)."""
+    with transport._lock:
+        transport.stats["requests"] += 1
+    conn, reused = transport.acquire(req.scheme, req.host, req.port, req.connect_timeout)
+    try:
+        return _exchange(conn, req)
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        conn.close()
+        if not reused:
+            raise
+        # The server closed an idle pooled connection as we sent on it (RFC 9112 section
+        # 9.3.1 allows it at any time): nothing was processed, so send once more on a new one.
+        conn, _ = transport.acquire(req.scheme, req.host, req.port, req.connect_timeout)
+        try:
+            return _exchange(conn, req)
+        except BaseException:
+            conn.close()
+            raise
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _exchange(conn: _Connection, req: Request) -> Response:
+    assert conn.sock is not None
+    conn.sock.settimeout(req.first_byte_timeout)
+    conn.putrequest(req.method, req.path, skip_host=True, skip_accept_encoding=True)
+    conn.putheader("Host", req.authority)
+    for name, value in req.headers:
+        if name.lower() == "content-length":
+            continue
+        conn.putheader(name, value)
+    body = req.body
+    if body is not None or req.method in ("POST", "PUT", "PATCH"):
+        conn.putheader("Content-Length", str(len(body or b"")))
+    conn.endheaders(body or None)
+    try:
+        raw = conn.getresponse()
+    except TimeoutError as exc:
+        raise CodeError(
+            ErrorCode("connection-read-timeout"), "no response before the first-byte timeout"
+        ) from exc
+    headers = [(name.lower(), value.encode("latin-1")) for name, value in raw.getheaders()]
+    if conn.sock is not None:
+        conn.sock.settimeout(req.between_bytes_timeout)
+    return Response(raw.status, headers, raw, conn, req.between_bytes_timeout)
