@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtensionOID
 
 if TYPE_CHECKING:
@@ -655,11 +655,17 @@ class _SpiffeProvider(TlsProvider):
             )
 
         try:
+            self._client = _workload_api_client(socket)
+            # One fetch first: the stream below retries what the agent refuses (no identity:
+            # PermissionDenied) until the timeout, and then reports no cause.
+            pick(self._client.fetch_x509_context(timeout=timeout).x509_svids)
             self._source: X509Source = X509Source(
-                socket_path=f"unix://{socket}", timeout_in_seconds=timeout, svid_picker=pick
+                workload_api_client=self._client, timeout_in_seconds=timeout, svid_picker=pick
             )
         except Exception as exc:  # noqa: BLE001 - every cause is reported with the socket
             cause = exc.__cause__ or exc
+            with contextlib.suppress(Exception):
+                self._client.close()
             raise TlsError(
                 "spiffe_socket", f"{where}: no X.509-SVID within {timeout:g} s: {cause}"
             ) from exc
@@ -682,7 +688,9 @@ class _SpiffeProvider(TlsProvider):
                     f"the Workload API at {self._socket} has no trust bundle for {wanted}",
                 )
             chain_pem = _pem(svid.cert_chain)
-            roots_pem = _pem(sorted(bundle.x509_authorities, key=lambda c: c.fingerprint_sha256()))
+            roots_pem = _pem(
+                sorted(bundle.x509_authorities, key=lambda c: c.fingerprint(hashes.SHA256()))
+            )
             key = (
                 "spiffe:"
                 + hashlib.sha256(chain_pem).hexdigest()[:16]
@@ -720,6 +728,32 @@ class _SpiffeProvider(TlsProvider):
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._source.close()
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+
+def _workload_api_client(socket: Path) -> Any:
+    """A ``spiffe.WorkloadApiClient`` on ``socket`` whose gRPC channel sends ``:authority
+    localhost``, as go-spiffe's does. By default grpc-core sends the socket path, which is not
+    a valid HTTP/2 authority (RFC 9113 section 8.3.1, RFC 3986 section 3.2): a Go server
+    (the SPIRE agent) accepts it, but a strict one (hyper's h2, as in
+    ``metald-fake-workload-api``) resets the stream with PROTOCOL_ERROR."""
+    import grpc  # noqa: PLC0415
+    from spiffe import WorkloadApiClient  # noqa: PLC0415
+    from spiffe.workloadapi.grpc import header_manipulator_client_interceptor  # noqa: PLC0415
+
+    class _Client(WorkloadApiClient):  # type: ignore[misc]
+        def _get_spiffe_grpc_channel(self) -> grpc.Channel:
+            channel = grpc.insecure_channel(
+                f"unix:{socket}", options=[("grpc.default_authority", "localhost")]
+            )
+            # The Workload API requires this header (SPIFFE Workload Endpoint, section 6.2).
+            header = header_manipulator_client_interceptor.header_adder_interceptor(
+                "workload.spiffe.io", "true"
+            )
+            return grpc.intercept_channel(channel, header)
+
+    return _Client(f"unix://{socket}")
 
 
 def _trust_domain(name: str) -> Any:
