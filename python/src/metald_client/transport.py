@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import http.client
-import ipaddress
 import select
 import socket
 import ssl
@@ -181,10 +180,8 @@ class _Connection(http.client.HTTPConnection):
         if self.identity is None:
             return
         try:
-            ip = _is_ip(self.host)
-            sock = self.identity.context.wrap_socket(
-                self.sock, server_hostname=None if ip else self.host
-            )
+            # An IP address is checked against IP SANs and not sent as SNI (ssl does both).
+            sock = self.identity.context.wrap_socket(self.sock, server_hostname=self.host)
             self.sock = sock
             der = sock.getpeercert(binary_form=True)
             if der is None:
@@ -197,14 +194,6 @@ class _Connection(http.client.HTTPConnection):
         except BaseException:
             self.close()
             raise
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
 
 
 def _dead(conn: _Connection) -> bool:
