@@ -21,9 +21,9 @@ from typing import Any
 from wasmtime import Engine, WasmtimeError
 from wasmtime.component import (
     Component,
-    ListType,
     Linker,
     LinkerInstance,
+    ListType,
     OptionType,
     RecordType,
     ResourceAny,
@@ -39,8 +39,8 @@ from wasmtime.component import FuncType as WasmFuncType
 
 from .transport import (
     DEFAULT_TIMEOUT,
-    READ_CHUNK,
     MAX_BUFFERED,
+    READ_CHUNK,
     CodeError,
     ErrorCode,
     Request,
@@ -791,7 +791,8 @@ class _Impl:
         return Ok(Ok(self.s.push(_IncomingResponse(ex.response, body), "incoming-response")))
 
     def http_error_code(self, store: Any, err: Any) -> ErrorCode | None:
-        return self.s.get(store, err, "io-error", _IoError).code
+        error: _IoError = self.s.get(store, err, "io-error", _IoError)
+        return error.code
 
     # wasi:http/outgoing-handler -----------------------------------------------------------
     def handle(self, store: Any, request: Any, options: Any) -> Ok | Err:

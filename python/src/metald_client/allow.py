@@ -56,7 +56,7 @@ class Origin:
         return text
 
     def matches(self, scheme: str, host: str, port: int) -> bool:
-        """Whether a request to ``scheme://host:port`` (host lower case) is allowed by this entry."""
+        """Whether a request to ``scheme://host:port`` (host lower case) matches this entry."""
         if self.scheme and self.scheme != scheme:
             return False
         want = self.port or _default_port(scheme)

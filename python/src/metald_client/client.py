@@ -11,8 +11,8 @@ from wasmtime.component import ResourceAny
 
 from . import _bindings as _b
 from ._marshal import Caller
-from .builder import VmConfigBuilder
 from .allow import AllowList, Origin
+from .builder import VmConfigBuilder
 from .errors import ComponentTrapError
 from .runtime import Runtime, RuntimeLike, _Instance, get_runtime
 from .tls import TlsError, TlsMode, TlsOptions, open_provider, parse_mode
@@ -49,9 +49,11 @@ class Client:
     allow-list (the server's scheme, host and port, plus ``allow_hosts``), pooled connections.
 
     Constructing a client checks the options (server URL, user and tenant ids) and the TLS
-    material (the Workload API's first SVID, the certificate files) and sends nothing. Every call blocks until the answer (bounded by ``timeout_ms``) and raises a
+    material (the Workload API's first SVID, the certificate files) and sends nothing. Every
+    call blocks until the answer (bounded by ``timeout_ms``) and raises a
     :class:`~metald_client.MetaldError` subclass on failure. Calls on one client are
-    serialized; use one client per thread for parallel calls (clients are cheap).
+    serialized; use one client per thread for parallel calls (each client has its own
+    connections and, in SPIFFE mode, its own Workload API stream).
 
     Args:
         server: Base URL, e.g. ``http://127.0.0.1:8080``; a path prefix is kept.

@@ -34,8 +34,8 @@ from wasmtime.component import Func as WasmFunc
 from ._host import HostState, define
 from ._marshal import Func, Result
 from .allow import AllowList
-from .transport import Transport
 from .errors import ComponentTrapError, error_from_wit
+from .transport import Transport
 
 __all__ = [
     "COMPONENT_ENV",

@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import ExtensionOID
 
 if TYPE_CHECKING:
     from spiffe import X509Source
@@ -208,15 +207,15 @@ def leaf_facts(cert: x509.Certificate) -> LeafFacts:
     is_ca = False
     key_cert_sign = crl_sign = False
     with contextlib.suppress(x509.ExtensionNotFound):
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         uris = tuple(san.get_values_for_type(x509.UniformResourceIdentifier))
         dns_or_ip = bool(san.get_values_for_type(x509.DNSName)) or bool(
             san.get_values_for_type(x509.IPAddress)
         )
     with contextlib.suppress(x509.ExtensionNotFound):
-        is_ca = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS).value.ca
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     with contextlib.suppress(x509.ExtensionNotFound):
-        usage = cert.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
         key_cert_sign, crl_sign = usage.key_cert_sign, usage.crl_sign
     return LeafFacts(uris, dns_or_ip, is_ca, key_cert_sign, crl_sign)
 
@@ -341,7 +340,7 @@ def _hostname_matches(cert: x509.Certificate, host: str) -> bool:
     """RFC 6125 matching of ``host`` against the DNS and IP SANs: exact (case-insensitive),
     or a wildcard as the whole left-most label."""
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return False
     try:
@@ -738,12 +737,12 @@ def _workload_api_client(socket: Path) -> Any:
     a valid HTTP/2 authority (RFC 9113 section 8.3.1, RFC 3986 section 3.2): a Go server
     (the SPIRE agent) accepts it, but a strict one (hyper's h2, as in
     ``metald-fake-workload-api``) resets the stream with PROTOCOL_ERROR."""
-    import grpc  # noqa: PLC0415
+    import grpc  # type: ignore[import-untyped]  # noqa: PLC0415 - grpcio ships no stubs
     from spiffe import WorkloadApiClient  # noqa: PLC0415
     from spiffe.workloadapi.grpc import header_manipulator_client_interceptor  # noqa: PLC0415
 
-    class _Client(WorkloadApiClient):  # type: ignore[misc]
-        def _get_spiffe_grpc_channel(self) -> grpc.Channel:
+    class _Client(WorkloadApiClient):
+        def _get_spiffe_grpc_channel(self) -> Any:
             channel = grpc.insecure_channel(
                 f"unix:{socket}", options=[("grpc.default_authority", "localhost")]
             )
