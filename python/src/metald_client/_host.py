@@ -223,6 +223,9 @@ class _InBody(_Source):
                         return
                 try:
                     chunk = raw.read1(READ_CHUNK)
+                    if not chunk and raw.length:
+                        # read1 ends quietly where the connection did; the head promised more.
+                        raise http.client.IncompleteRead(b"", raw.length)
                 except TimeoutError as exc:
                     failure: BaseException = CodeError(
                         ErrorCode("connection-read-timeout"),
