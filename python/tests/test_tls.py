@@ -64,7 +64,7 @@ def test_file_mode_presents_the_client_certificate_through_a_whole_lifecycle(
     assert peers, "the server saw a handshake"
     assert all(serial_of(p) == client_cert.serial for p in peers)
     assert peers[-1]["spiffe_id"] == CLIENT_ID
-    assert peers[-1]["alpn"] in ("http/1.1", None)
+    assert {p["alpn"] for p in peers} == {"h2"}, "HTTP/2 negotiated by ALPN"
 
 
 def test_file_mode_picks_up_a_renewed_certificate_on_the_next_connection(
@@ -215,6 +215,7 @@ def test_spiffe_mode_presents_the_svid_through_a_whole_lifecycle(
     peers = peer_log(log)
     assert peers and all(serial_of(p) == svid.serial for p in peers)
     assert {p["spiffe_id"] for p in peers} == {CLIENT_ID}
+    assert {p["alpn"] for p in peers} == {"h2"}
 
 
 def test_spiffe_mode_uses_a_rotated_svid_for_new_connections(

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 from conftest import DISABLED, REPO, TENANT_ID, USER_ID, dev_server
+from pki import Ca
 
 import metald_client as m
-from metald_client.tls import ServerIdentityError
+from metald_client._h2 import HeaderListTooLarge, StreamRefused
+from metald_client.tls import ServerIdentityError, TlsOptions
 from metald_client.transport import CodeError, ErrorCode, _BodyReadError, _PhasedError, error_code
 
 VECTORS = json.loads((REPO / "testdata" / "transport-errors.json").read_text())
@@ -36,6 +38,10 @@ KNOWN_CODES = {case["code"] for case in VECTORS["cases"]}
         (socket.gaierror(-2, "Name or service not known"), "DNS-error"),
         (OSError(113, "No route to host"), "destination-unavailable"),
         (ssl.SSLCertVerificationError("certificate verify failed"), "TLS-alert-received"),
+        (_PhasedError("connect", ssl.SSLEOFError(8, "EOF")), "TLS-alert-received"),
+        (ssl.SSLEOFError(8, "EOF in violation of protocol"), "connection-terminated"),
+        (StreamRefused("RST_STREAM(REFUSED_STREAM)"), "connection-refused"),
+        (HeaderListTooLarge("oversized"), "HTTP-response-header-section-size"),
         (ServerIdentityError("id-mismatch", "x"), "TLS-alert-received"),
         (http.client.LineTooLong("header line"), "HTTP-response-header-section-size"),
         (http.client.BadStatusLine("HTTP/9"), "HTTP-protocol-error"),
@@ -100,3 +106,35 @@ def test_connections_are_reused_across_calls_and_closed_with_the_client(
         assert transport.stats == {"connections": 1, "requests": 5, "denied": 0}
     with pytest.raises(ValueError, match="closed"):
         c.list_vms()
+
+
+FAULTS = [
+    ("ListVms=reset", "unavailable", "connection closed by the server"),
+    ("ListVms=reset-mid-body", "unavailable", "response ended early"),
+    ("ListVms=oversized-headers:200000", "resource_exhausted", "response headers"),
+    ("ListVms=latency:2s", "deadline_exceeded", "deadline"),
+]
+
+
+def test_a_failing_server_over_http2_and_mtls_is_reported_as_over_http1(
+    tmp_path: Path, runtime: m.Runtime
+) -> None:
+    ca = Ca()
+    cert, key = ca.issue(uris=["spiffe://example.org/metald"]).write(tmp_path, "server")
+    ccert, ckey = ca.issue(uris=["spiffe://example.org/client"]).write(tmp_path, "client")
+    ca_file = ca.write(tmp_path)
+    tls = TlsOptions(mode="file", cert_file=ccert, key_file=ckey, ca_file=ca_file)
+    for fault, code, text in FAULTS:
+        log = tmp_path / "peers.jsonl"
+        args = ["--tls-mode", "file", "--tls-cert", str(cert), "--tls-key", str(key)]
+        args += ["--tls-client-ca", str(ca_file), "--fault", fault, "--peer-log", str(log)]
+        with dev_server(tmp_path, *args) as url:
+            with m.Client(url, USER_ID, TENANT_ID, tls=tls, retries=0, timeout_ms=1000,
+                          runtime=runtime) as client:  # fmt: skip
+                with pytest.raises(m.MetaldError) as err:
+                    client.list_vms()
+                assert err.value.code == code, (fault, str(err.value))
+                assert text in str(err.value), (fault, str(err.value))
+                # The client goes on, on a new connection where the old one is unusable.
+                client.create_vm(m.VmConfigBuilder.from_template(m.Template.STANDARD).build())
+        assert '"alpn":"h2"' in log.read_text().replace(" ", "")

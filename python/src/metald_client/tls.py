@@ -80,6 +80,10 @@ ENV_SPIFFE_ENDPOINT_SOCKET = "SPIFFE_ENDPOINT_SOCKET"
 """The SPIFFE standard's setting for the Workload API socket, consulted second."""
 
 
+ALPN = ["h2", "http/1.1"]
+"""The protocols offered over TLS, HTTP/2 first (:mod:`metald_client._h2`)."""
+
+
 class TlsMode(str, enum.Enum):
     """How connections to metald are authenticated (metald-cli's ``-tls-mode``)."""
 
@@ -405,7 +409,7 @@ def _new_context() -> ssl.SSLContext:
     # Verification of the name or SPIFFE ID is ours (Identity.verify), after the chain.
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols(ALPN)
     return ctx
 
 
@@ -428,9 +432,13 @@ class _DisabledProvider(TlsProvider):
 
     def __init__(self, ca_file: Path | None) -> None:
         self._ca_file = ca_file
-        ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-        ctx.set_alpn_protocols(["http/1.1"])
-        if ca_file is not None:
+        # Ordinary server authentication: the chain and the host name, by ssl itself.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_alpn_protocols(ALPN)
+        if ca_file is None:
+            ctx.load_default_certs()
+        else:
             try:
                 ctx.load_verify_locations(cafile=str(ca_file))
             except (OSError, ssl.SSLError) as exc:

@@ -24,6 +24,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._h2 import H2Connection, H2Response, HeaderListTooLarge, StreamRefused
 from .allow import AllowList
 from .tls import Identity, ServerIdentityError, TlsError, TlsProvider
 
@@ -125,12 +126,17 @@ def error_code(exc: BaseException) -> ErrorCode:
     phase = None
     if isinstance(exc, _PhasedError):
         phase, exc = exc.phase, exc.cause
+    if isinstance(exc, StreamRefused):
+        return ErrorCode("connection-refused")
     if isinstance(exc, TlsError):
         return tls_alert(str(exc))
     if isinstance(exc, ServerIdentityError | ssl.SSLCertVerificationError):
         return tls_alert(str(exc))
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError) and phase != _Phase.CONNECT:
+        # After the handshake, a TLS connection that ends is a connection that ends.
+        return ErrorCode("connection-terminated")
     if isinstance(exc, ssl.SSLError):
-        return tls_alert(f"{exc.reason or exc}: {exc}")
+        return tls_alert(f"TLS: {exc}")
     if isinstance(exc, socket.gaierror):
         return ErrorCode("DNS-error", {"rcode": exc.strerror or str(exc), "info-code": None})
     if isinstance(exc, ConnectionRefusedError):
@@ -143,7 +149,7 @@ def error_code(exc: BaseException) -> ErrorCode:
         return ErrorCode("connection-terminated")
     if isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
         return ErrorCode("connection-terminated")
-    if isinstance(exc, http.client.LineTooLong) or (
+    if isinstance(exc, http.client.LineTooLong | HeaderListTooLarge) or (
         isinstance(exc, http.client.HTTPException) and "headers" in str(exc)
     ):
         return ErrorCode("HTTP-response-header-section-size", None)
@@ -170,6 +176,7 @@ class _Connection(http.client.HTTPConnection):
         super().__init__(host, port, timeout=timeout)
         self.identity = identity
         self.alpn: str | None = None
+        self.h2: H2Connection | None = None
         self.pool_key: tuple[Any, ...] = ()
 
     def connect(self) -> None:
@@ -188,24 +195,39 @@ class _Connection(http.client.HTTPConnection):
                 raise ssl.SSLCertVerificationError("the server presented no certificate")
             self.identity.verify(der, self.host)
             self.alpn = sock.selected_alpn_protocol()
-        except TimeoutError as exc:
+            if self.alpn == "h2":
+                self.h2 = H2Connection(sock)
+        except (OSError, ssl.SSLError) as exc:
+            # The handshake (a TLS failure there is the server refusing us, or us it).
             self.close()
             raise _PhasedError(_Phase.CONNECT, exc) from exc
         except BaseException:
             self.close()
             raise
 
+    def close(self) -> None:
+        if self.h2 is not None:
+            self.h2.close()
+        super().close()
+
 
 def _dead(conn: _Connection) -> bool:
-    """Whether an idle connection was closed by the server (readable while idle)."""
+    """Whether an idle connection cannot be used: closed by the server (HTTP/1.1: readable
+    while idle), or an HTTP/2 connection that got GOAWAY."""
     sock = conn.sock
     if sock is None:
         return True
     try:
         readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
+        if conn.h2 is None:
+            return bool(readable)
+        if readable or (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            # Frames that arrived while idle (SETTINGS, PING, GOAWAY).
+            sock.settimeout(1.0)
+            conn.h2._dispatch(conn.h2._receive(), None)
+        return not conn.h2.usable()
+    except (OSError, ValueError, http.client.HTTPException):
         return True
-    return bool(readable)
 
 
 class Transport:
@@ -276,9 +298,10 @@ class Transport:
 
     def release(self, conn: _Connection) -> None:
         """Returns a connection whose response was read to its end."""
+        usable = conn.sock is not None and (conn.h2 is None or conn.h2.usable())
         with self._lock:
             idle = self._idle.setdefault(conn.pool_key, [])
-            if not self._closed and len(idle) < MAX_IDLE_PER_KEY and conn.sock is not None:
+            if not self._closed and len(idle) < MAX_IDLE_PER_KEY and usable:
                 idle.append(conn)
                 return
         conn.close()
@@ -318,7 +341,7 @@ class Response:
 
     status: int
     headers: list[tuple[str, bytes]]
-    raw: http.client.HTTPResponse = field(repr=False)
+    raw: http.client.HTTPResponse | H2Response = field(repr=False)
     conn: _Connection = field(repr=False)
     between_bytes_timeout: float
 
@@ -330,7 +353,7 @@ def send(transport: Transport, req: Request) -> Response:
     conn, reused = transport.acquire(req.scheme, req.host, req.port, req.connect_timeout)
     try:
         return _exchange(conn, req)
-    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, StreamRefused):
         conn.close()
         if not reused:
             raise
@@ -350,6 +373,20 @@ def send(transport: Transport, req: Request) -> Response:
 def _exchange(conn: _Connection, req: Request) -> Response:
     assert conn.sock is not None
     conn.sock.settimeout(req.first_byte_timeout)
+    if conn.h2 is not None:
+        headers = [(n, v) for n, v in req.headers if n.lower() != "content-length"]
+        try:
+            h2_response = conn.h2.request(req.method, req.authority, req.path, headers, req.body)
+        except TimeoutError as exc:
+            raise CodeError(
+                ErrorCode("connection-read-timeout"),
+                "no response before the first-byte timeout",
+            ) from exc
+        conn.sock.settimeout(req.between_bytes_timeout)
+        h2_headers = [(n.lower(), v.encode("latin-1")) for n, v in h2_response.getheaders()]
+        return Response(
+            h2_response.status, h2_headers, h2_response, conn, req.between_bytes_timeout
+        )
     conn.putrequest(req.method, req.path, skip_host=True, skip_accept_encoding=True)
     conn.putheader("Host", req.authority)
     for name, value in req.headers:
