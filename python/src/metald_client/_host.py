@@ -22,7 +22,6 @@ from wasmtime import Engine, WasmtimeError
 from wasmtime.component import (
     Component,
     Linker,
-    LinkerInstance,
     ListType,
     OptionType,
     RecordType,
@@ -52,7 +51,7 @@ from .transport import (
     send,
 )
 
-__all__ = ["HostState", "define"]
+__all__ = ["HostState", "Plan", "define", "plan"]
 
 _log = logging.getLogger("metald_client.transport")
 
@@ -981,43 +980,65 @@ def _lowering(ty: ValType | None) -> Lower:
     return lambda v: v
 
 
-def define(linker: Linker, engine: Engine, component: Component, state: HostState) -> None:
-    """Defines every import of ``component`` in ``linker``, backed by ``state``.
+@dataclass(frozen=True)
+class _Item:
+    """One definition of an import: a resource (``rid``) or a function (``method``)."""
+
+    name: str
+    rid: int | None = None
+    method: str | None = None
+    lower: Lower | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What :func:`define` puts in a linker for one component, worked out once (reading
+    the component's types through wasmtime-py is slow; defining is fast)."""
+
+    instances: tuple[tuple[str, tuple[_Item, ...]], ...]
+
+
+def plan(engine: Engine, component: Component) -> Plan:
+    """The definitions of every import of ``component``.
 
     Raises:
         WasmtimeError: The component imports something this host does not implement.
     """
+    instances = []
+    for name, item in component.type.imports(engine).items():
+        interface = name.split("@", 1)[0]
+        items: list[_Item] = []
+        for export, ety in item.ty.exports(engine).items():
+            kind = ety.ty if hasattr(ety, "ty") else ety
+            if isinstance(kind, ResourceType):
+                if export not in _RESOURCE_IDS:
+                    raise WasmtimeError(f"{interface}: resource {export} is not implemented")
+                items.append(_Item(export, rid=_RESOURCE_IDS[export]))
+            elif isinstance(kind, WasmFuncType):
+                method = _FUNCS.get((interface, export))
+                if method is None:
+                    raise WasmtimeError(f"{interface}: function {export} is not implemented")
+                items.append(_Item(export, method=method, lower=_lowering(kind.result)))
+        instances.append((name, tuple(items)))
+    return Plan(tuple(instances))
+
+
+def define(linker: Linker, plan: Plan, state: HostState) -> None:
+    """Defines the imports of ``plan`` in ``linker``, backed by ``state``."""
     impl = _Impl(state)
+
+    def drop(_store: Any, rep: int) -> None:
+        state.drop(rep)
+
     with linker.root() as root:
-        for name, item in component.type.imports(engine).items():
-            interface = name.split("@", 1)[0]
+        for name, items in plan.instances:
             with root.add_instance(name) as inst:
-                _define_instance(inst, interface, item.ty, engine, impl, state)
-
-
-def _define_instance(
-    inst: LinkerInstance,
-    interface: str,
-    ty: Any,
-    engine: Engine,
-    impl: _Impl,
-    state: HostState,
-) -> None:
-    for export, ety in ty.exports(engine).items():
-        kind = ety.ty if hasattr(ety, "ty") else ety
-        if isinstance(kind, ResourceType):
-            if export not in _RESOURCE_IDS:
-                raise WasmtimeError(f"{interface}: resource {export} is not implemented")
-            inst.add_resource(
-                export,
-                ResourceType.host(_RESOURCE_IDS[export]),
-                lambda _store, rep: state.drop(rep),
-            )
-        elif isinstance(kind, WasmFuncType):
-            method = _FUNCS.get((interface, export))
-            if method is None:
-                raise WasmtimeError(f"{interface}: function {export} is not implemented")
-            inst.add_func(export, _wrap(getattr(impl, method), _lowering(kind.result)))
+                for item in items:
+                    if item.rid is not None:
+                        inst.add_resource(item.name, ResourceType.host(item.rid), drop)
+                    else:
+                        assert item.method is not None and item.lower is not None
+                        inst.add_func(item.name, _wrap(getattr(impl, item.method), item.lower))
 
 
 def _wrap(func: Callable[..., Any], lower: Lower) -> Callable[..., Any]:

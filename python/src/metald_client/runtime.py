@@ -31,7 +31,7 @@ from wasmtime import Engine, Store, WasmtimeError
 from wasmtime.component import Component, ExportIndex, Instance, Linker
 from wasmtime.component import Func as WasmFunc
 
-from ._host import HostState, define
+from ._host import HostState, define, plan
 from ._marshal import Func, Result
 from .allow import AllowList
 from .errors import ComponentTrapError, error_from_wit
@@ -101,6 +101,8 @@ class Runtime:
         self.component_path = path
         self._engine = Engine()
         self._component = Component.from_file(self._engine, str(path))
+        # Checks that every import is implemented here, and reads the types once.
+        self._plan = plan(self._engine, self._component)
         # The stateless instances reach nothing: an empty allow-list.
         self._stateless_transport = Transport(AllowList())
         self._lock = threading.Lock()
@@ -117,7 +119,7 @@ class Runtime:
         through ``transport`` (default: one that allows no destination)."""
         state = HostState(transport or self._stateless_transport)
         linker = Linker(self._engine)
-        define(linker, self._engine, self._component, state)
+        define(linker, self._plan, state)
         store = Store(self._engine)
         instance = linker.instantiate(store, self._component)
         return _Instance(self, store, instance, state)

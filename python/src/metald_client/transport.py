@@ -182,6 +182,9 @@ class _Connection(http.client.HTTPConnection):
     def connect(self) -> None:
         try:
             super().connect()
+            # http.client writes the head and the body separately: without TCP_NODELAY,
+            # Nagle's algorithm holds the body for the server's delayed ACK (tens of ms).
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError as exc:
             raise _PhasedError(_Phase.CONNECT, exc) from exc
         if self.identity is None:
