@@ -21,6 +21,7 @@ from typing import Any
 from wasmtime import Engine, WasmtimeError
 from wasmtime.component import (
     Component,
+    ComponentInstanceType,
     Linker,
     ListType,
     OptionType,
@@ -1007,9 +1008,12 @@ def plan(engine: Engine, component: Component) -> Plan:
     instances = []
     for name, item in component.type.imports(engine).items():
         interface = name.split("@", 1)[0]
+        instance_type = item.ty
+        if not isinstance(instance_type, ComponentInstanceType):
+            raise WasmtimeError(f"{name}: only imported instances are implemented")
         items: list[_Item] = []
-        for export, ety in item.ty.exports(engine).items():
-            kind = ety.ty if hasattr(ety, "ty") else ety
+        for export, extern in instance_type.exports(engine).items():
+            kind = extern.ty
             if isinstance(kind, ResourceType):
                 if export not in _RESOURCE_IDS:
                     raise WasmtimeError(f"{interface}: resource {export} is not implemented")
