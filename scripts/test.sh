@@ -48,6 +48,8 @@ target/python-venv/bin/pip install --quiet --disable-pip-version-check -e 'pytho
 target/python-venv/bin/ruff check python/src python/tests python/setup.py
 target/python-venv/bin/ruff format --check python/src python/tests python/setup.py
 (cd python && ../target/python-venv/bin/mypy src tests)
+# SPIRE for python/tests/test_spire.py (built once into target/spire; a no-op afterwards).
+tools/spire/spire.sh build
 METALD_HOST_BIN="$PWD/target/debug/metald-host" \
   METALD_FAKE_WORKLOAD_API_BIN="$PWD/target/debug/metald-fake-workload-api" \
   target/python-venv/bin/pytest -q python/tests

@@ -109,10 +109,11 @@ def runtime() -> Runtime:
 
 
 @contextlib.contextmanager
-def dev_server(log_dir: Path, *extra_args: str) -> Iterator[str]:
+def dev_server(log_dir: Path, *extra_args: str, binary: Path | None = None) -> Iterator[str]:
     """Runs ``metald-host dev-server --listen 127.0.0.1:0 [extra_args]`` (``--tls-mode
-    disabled`` unless ``extra_args`` name a TLS mode); yields its URL."""
-    binary = host_binary()
+    disabled`` unless ``extra_args`` name a TLS mode); yields its URL. ``binary`` replaces
+    ``$METALD_HOST_BIN`` (a copy of it, as a distinct SPIRE workload)."""
+    binary = binary or host_binary()
     if not binary.is_file():
         pytest.fail(
             f"metald-host not found at {binary}: run `cargo build -p metald-host-cli` in {REPO} "
