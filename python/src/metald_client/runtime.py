@@ -8,7 +8,8 @@ package's own (:mod:`metald_client._host`, over :mod:`metald_client.transport` a
 :class:`~metald_client.VmConfigBuilder` gets its own instance (its own ``Store``), so a trap
 in one never affects another; the stateless functions (templates, validation, config files,
 codec) share one instance per runtime, replaced after a trap. Instantiation is cheap
-(about 0.1 ms); compilation takes about half a second, once per process and path.
+(about 0.5 ms, a Linker included); compilation takes about half a second, once per process
+and path.
 
 Where the component is found, first match wins:
 
