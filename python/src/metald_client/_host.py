@@ -5,14 +5,14 @@ metald_guest.wasm imports; :func:`define` refuses a component that imports anyth
 Every resource is a host resource (``ResourceHost``) whose ``rep`` indexes the instance's
 :class:`HostState` table, as the Go host's tables do over wazero (go/transport/tables.go).
 The shapes follow the Go host: go/transport/{streams,poll,outgoing,incoming,handler}.go.
-Requests are sent by :mod:`metald_client.transport`.
+Requests are sent by :mod:`metald_client.transport`, on the calling thread: the exchange in
+``future-incoming-response.get``, each body read in ``input-stream.read``.
 """
 
 from __future__ import annotations
 
 import http.client
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +39,6 @@ from wasmtime.component import FuncType as WasmFuncType
 
 from .transport import (
     DEFAULT_TIMEOUT,
-    MAX_BUFFERED,
     READ_CHUNK,
     CodeError,
     ErrorCode,
@@ -194,158 +193,153 @@ class _IoError:
     text: str
 
 
-class _InBody(_Source):
-    """A response body: a thread reads it into a bounded buffer the input stream drains."""
+def _left(deadline_ns: int | None) -> float | None:
+    """Seconds until the guest's deadline instant, if it subscribed to one."""
+    return None if deadline_ns is None else (deadline_ns - time.monotonic_ns()) / 1e9
 
-    def __init__(self, state: HostState, exchange: _Exchange, response: Response) -> None:
+
+def _bounded(timeout: float, left: float | None) -> float:
+    return timeout if left is None else max(0.001, min(timeout, left))
+
+
+class _InBody(_Source):
+    """A response body, read when the component reads its input stream: each read waits for
+    some bytes at most the between-bytes timeout (and never past the guest's deadline)."""
+
+    def __init__(self, state: HostState, response: Response) -> None:
         self.state = state
-        self.exchange = exchange
         self.response = response
-        self.buf = bytearray()
         self.eof = False
         self.err: BaseException | None = None
-        self.err_reported = False
         self.closed = False
-
-    def start(self) -> None:
-        threading.Thread(target=self._pump, name="metald-body", daemon=True).start()
-
-    def _pump(self) -> None:
-        raw = self.response.raw
-        cond = self.state.cond
-        complete = False
-        try:
-            while True:
-                with cond:
-                    while len(self.buf) >= MAX_BUFFERED and not self.closed:
-                        cond.wait()
-                    if self.closed:
-                        return
-                try:
-                    chunk = raw.read1(READ_CHUNK)
-                    if not chunk and raw.length:
-                        # read1 ends quietly where the connection did; the head promised more.
-                        raise http.client.IncompleteRead(b"", raw.length)
-                except TimeoutError as exc:
-                    failure: BaseException = CodeError(
-                        ErrorCode("connection-read-timeout"),
-                        "the response body stalled past the between-bytes timeout",
-                    )
-                    failure.__cause__ = exc
-                    self._fail(failure)
-                    return
-                except (OSError, http.client.HTTPException, ValueError) as exc:
-                    self._fail(_BodyReadError(exc))
-                    return
-                with cond:
-                    if self.closed:
-                        return
-                    if chunk:
-                        self.buf += chunk
-                    else:
-                        self.eof = True
-                        complete = True
-                    cond.notify_all()
-                    if self.eof:
-                        return
-        finally:
-            conn = self.response.conn
-            if complete and not raw.will_close:
-                raw.close()
-                self.state.transport.release(conn)
-            else:
-                raw.close()
-                conn.close()
-
-    def _fail(self, err: BaseException) -> None:
-        with self.state.cond:
-            if not self.closed:
-                self.err = err
-            self.state.cond.notify_all()
-
-    def close(self) -> None:
-        with self.state.cond:
-            self.closed = True
-            self.buf = bytearray()
-            self.state.cond.notify_all()
-
-    def read(self, n: int) -> tuple[bytes | None, BaseException | None, bool]:
-        """(data, failure once, closed)."""
-        with self.state.cond:
-            if self.closed:
-                return None, None, True
-            if self.buf:
-                data = bytes(self.buf[:n])
-                del self.buf[:n]
-                self.state.cond.notify_all()
-                return data, None, False
-            if self.err is not None:
-                if self.err_reported:
-                    return None, None, True
-                self.err_reported = True
-                return None, self.err, False
-            if self.eof:
-                return None, None, True
-            return b"", None, False
+        self.finished = False
 
     def ready(self) -> bool:
-        return bool(self.buf) or self.eof or self.err is not None or self.closed
+        # A read never answers "not yet": it waits (see _Impl._guest_deadline).
+        return True
+
+    def read(
+        self, n: int, deadline_ns: int | None
+    ) -> tuple[bytes | None, BaseException | None, bool]:
+        """(data, the failure once, closed)."""
+        if self.closed or self.eof or self.err is not None:
+            return None, None, True
+        left = _left(deadline_ns)
+        if left is not None and left <= 0:
+            return (
+                None,
+                self._fail(
+                    CodeError(
+                        ErrorCode("connection-read-timeout"),
+                        "the call's deadline passed while the response body was read",
+                    )
+                ),
+                False,
+            )
+        raw = self.response.raw
+        sock = self.response.conn.sock
+        if sock is not None:
+            sock.settimeout(_bounded(self.response.between_bytes_timeout, left))
+        try:
+            chunk = raw.read1(max(1, min(n, READ_CHUNK)))
+            if not chunk and raw.length:
+                # read1 ends quietly where the connection did; the head promised more.
+                raise http.client.IncompleteRead(b"", raw.length)
+        except TimeoutError as exc:
+            failure: BaseException = CodeError(
+                ErrorCode("connection-read-timeout"),
+                "the response body stalled past the between-bytes timeout",
+            )
+            failure.__cause__ = exc
+            return None, self._fail(failure), False
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            return None, self._fail(_BodyReadError(exc)), False
+        if not chunk:
+            self.eof = True
+            self._finish(complete=True)
+            return None, None, True
+        return chunk, None, False
+
+    def _fail(self, err: BaseException) -> BaseException:
+        self.err = err
+        self._finish(complete=False)
+        return err
+
+    def _finish(self, *, complete: bool) -> None:
+        """Releases the connection: back to the pool after a whole body, else closed."""
+        if self.finished:
+            return
+        self.finished = True
+        raw, conn = self.response.raw, self.response.conn
+        if complete and not raw.will_close:
+            raw.close()
+            self.state.transport.release(conn)
+        else:
+            raw.close()
+            conn.close()
+
+    def close(self) -> None:
+        self.closed = True
+        self._finish(complete=self.eof)
 
 
 class _Exchange(_Source):
-    """One request, from ``handle`` until its response head (or its failure)."""
+    """One request, from ``handle`` until its response head (or its failure). It is sent by
+    ``future-incoming-response.get`` once its body is complete (see _Impl._guest_deadline)."""
 
     def __init__(self, state: HostState, request: Request) -> None:
         self.state = state
         self.request = request
+        self.startable = False
         self.done = False
         self.response: Response | None = None
         self.code: ErrorCode | None = None
-        self.abandoned = False
         self.taken = False
 
     def start(self) -> None:
-        threading.Thread(target=self._run, name="metald-request", daemon=True).start()
-
-    def fail(self, code: ErrorCode) -> None:
-        with self.state.cond:
-            self.code, self.done = code, True
-            self.state.cond.notify_all()
-
-    def _run(self) -> None:
-        try:
-            response = send(self.state.transport, self.request)
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes an error code
-            code = error_code(exc)
-            if not self.abandoned:
-                _log.info(
-                    "outbound request failed: %s://%s%s: %s (%s)",
-                    self.request.scheme,
-                    self.request.authority,
-                    self.request.path,
-                    code.describe(),
-                    exc,
-                )
-            self.fail(code)
-            return
-        with self.state.cond:
-            self.response, self.done = response, True
-            abandoned = self.abandoned
-            self.state.cond.notify_all()
-        if abandoned:
-            response.raw.close()
-            response.conn.close()
+        """The request is complete (its body finished): it may be sent."""
+        self.startable = True
 
     def ready(self) -> bool:
-        return self.done
+        return self.done or self.startable
+
+    def fail(self, code: ErrorCode) -> None:
+        self.code, self.done = code, True
+
+    def run(self, deadline_ns: int | None) -> None:
+        """Sends the request and waits for the response head, within its timeouts and the
+        guest's deadline."""
+        if self.done:
+            return
+        request = self.request
+        left = _left(deadline_ns)
+        if left is not None:
+            if left <= 0:
+                self.fail(ErrorCode("connection-timeout"))
+                return
+            request.connect_timeout = _bounded(request.connect_timeout, left)
+            request.first_byte_timeout = _bounded(request.first_byte_timeout, left)
+        try:
+            self.response = send(self.state.transport, request)
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes an error code
+            code = error_code(exc)
+            _log.info(
+                "outbound request failed: %s://%s%s: %s (%s)",
+                request.scheme,
+                request.authority,
+                request.path,
+                code.describe(),
+                exc,
+            )
+            self.fail(code)
+            return
+        self.done = True
 
     def abandon(self) -> None:
-        with self.state.cond:
-            self.abandoned = True
-            response = self.response if not self.taken else None
-        if response is not None:
-            response.raw.close()
-            response.conn.close()
+        """The component let go of the request: a response it never took is closed."""
+        if self.response is not None and not self.taken:
+            self.response.raw.close()
+            self.response.conn.close()
 
 
 @dataclass
@@ -381,7 +375,6 @@ class HostState:
     """The resources of one component instance, and the transport its requests use."""
 
     transport: Transport
-    cond: threading.Condition = field(default_factory=threading.Condition)
     table: dict[int, Any] = field(default_factory=dict)
     next_rep: int = 1
 
@@ -501,17 +494,16 @@ class _Impl:
         return self._wait([self.s.get(store, h, "pollable", _Pollable).source for h in handles])
 
     def _wait(self, sources: list[_Source]) -> list[int]:
-        cond = self.s.cond
-        with cond:
-            while True:
-                ready = [i for i, s in enumerate(sources) if s.ready()]
-                if ready:
-                    return ready
-                deadlines = [d for s in sources if (d := s.deadline_ns()) is not None]
-                timeout = None
-                if deadlines:
-                    timeout = max(0.0, (min(deadlines) - time.monotonic_ns()) / 1e9)
-                cond.wait(timeout)
+        """The indexes of the ready sources, sleeping until the earliest instant if none is
+        (every source but a clock instant is always ready)."""
+        while True:
+            ready = [i for i, source in enumerate(sources) if source.ready()]
+            if ready:
+                return ready
+            deadlines = [d for source in sources if (d := source.deadline_ns()) is not None]
+            if not deadlines:
+                raise HostTrap("poll on pollables that can never become ready")
+            time.sleep(max(0.0, (min(deadlines) - time.monotonic_ns()) / 1e9))
 
     # wasi:clocks/monotonic-clock --------------------------------------------------------
     def now(self, store: Any) -> int:
@@ -532,11 +524,7 @@ class _Impl:
 
     def input_stream_read(self, store: Any, this: Any, n: int) -> Ok | Err:
         stream = self.s.get(store, this, "input-stream", _InputStream)
-        if not self._wait_for(stream.body):
-            stream.body.close()
-            code = ErrorCode("connection-read-timeout")
-            return Err(self._stream_failure(code, "the call's deadline passed in the body"))
-        data, err, closed = stream.body.read(n)
+        data, err, closed = stream.body.read(n, self._guest_deadline())
         if err is not None:
             return Err(self._stream_failure(error_code(err), str(err)))
         if closed or data is None:
@@ -745,7 +733,16 @@ class _Impl:
         return self.s.push(_Pollable(f.exchange), "pollable")
 
     def _guest_deadline(self) -> int | None:
-        """The earliest instant the guest subscribed to and still holds: its call deadline."""
+        """The earliest instant the guest subscribed to and still holds: its call deadline.
+
+        ``future-incoming-response.get`` and ``input-stream.read`` wait for their result
+        instead of answering "not yet" (and the pollables of both are always ready):
+        wasmtime-py 50 traps ("BUG: deferred host scope has no call context") while lifting the
+        ``list<borrow<pollable>>`` argument of ``wasi:io/poll.poll``, before this host is
+        entered, so the component must never need ``poll``. The waits are bounded as the
+        component's own ``poll`` would bound them: by the request's timeouts and by this
+        deadline.
+        """
         instants = [
             v.source.at
             for v in self.s.table.values()
@@ -753,44 +750,21 @@ class _Impl:
         ]
         return min(instants) if instants else None
 
-    def _wait_for(self, source: _Source) -> bool:
-        """Waits until ``source`` is ready or the guest's deadline passes (``False``).
-
-        ``future-incoming-response.get`` and ``input-stream.read`` wait here instead of
-        answering "not yet": wasmtime-py 50 traps ("BUG: deferred host scope has no call
-        context") while lifting the ``list<borrow<pollable>>`` argument of ``wasi:io/poll.poll``
-        before this host is entered, so the component must never need ``poll``. The wait is
-        bounded like the component's own ``poll`` would be: by the request's timeouts and by
-        the deadline instant the component subscribed to.
-        """
-        deadline = self._guest_deadline()
-        with self.s.cond:
-            while not source.ready():
-                if deadline is not None:
-                    left = (deadline - time.monotonic_ns()) / 1e9
-                    if left <= 0:
-                        return False
-                    self.s.cond.wait(left)
-                else:
-                    self.s.cond.wait()
-        return True
-
     def future_get(self, store: Any, this: Any) -> Ok | Err | None:
         f = self.s.get(store, this, "future-incoming-response", _FutureResponse)
         ex = f.exchange
-        if not self._wait_for(ex):
-            ex.abandon()
-            ex.fail(ErrorCode("connection-read-timeout"))
-        with self.s.cond:
-            if f.got:
-                return Err(None)
-            f.got = True
-            ex.taken = True
+        if not ex.done:
+            if not ex.startable:
+                return None  # its body is not finished yet
+            ex.run(self._guest_deadline())
+        if f.got:
+            return Err(None)
+        f.got = True
+        ex.taken = True
         if ex.response is None:
             assert ex.code is not None
             return Ok(Err(ex.code))
-        body = _InBody(self.s, ex, ex.response)
-        body.start()
+        body = _InBody(self.s, ex.response)
         return Ok(Ok(self.s.push(_IncomingResponse(ex.response, body), "incoming-response")))
 
     def http_error_code(self, store: Any, err: Any) -> ErrorCode | None:

@@ -6,10 +6,10 @@ a pool of ``http.client`` connections keyed by destination and TLS identity (who
 a digest of what we trust), so a rotated SVID or renewed certificate is used by the next
 connection and never served by an old one.
 
-Requests run on a thread each (the component polls for their outcome); the response body is
-read by a thread into a bounded buffer (backpressure) that the component's input stream
-drains. Failures become the wasi:http ``error-code`` the Rust host reports for them
-(host/src/transport/errors.rs; the component's reading of each code is
+Requests are sent, and response bodies read, on the thread that calls the component, when the
+component asks for the response and reads its body (:mod:`metald_client._host`); nothing is
+read ahead of the component. Failures become the wasi:http ``error-code`` the Rust host
+reports for them (host/src/transport/errors.rs; the component's reading of each code is
 testdata/transport-errors.json): see :func:`error_code`.
 """
 
@@ -43,8 +43,6 @@ MAX_REQUEST_BODY_BYTES = 16 << 20
 """Largest request body the host buffers."""
 READ_CHUNK = 64 << 10
 """Bytes read from a response body at a time."""
-MAX_BUFFERED = 256 << 10
-"""Response body bytes buffered for the component before reading pauses."""
 MAX_IDLE_PER_KEY = 8
 """Idle connections kept per destination and identity."""
 
