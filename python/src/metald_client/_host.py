@@ -224,6 +224,8 @@ class _InBody(_Source):
         """(data, the failure once, closed)."""
         if self.closed or self.eof or self.err is not None:
             return None, None, True
+        if n == 0:
+            return b"", None, False
         left = _left(deadline_ns)
         if left is not None and left <= 0:
             return (
@@ -241,7 +243,7 @@ class _InBody(_Source):
         if sock is not None:
             sock.settimeout(_bounded(self.response.between_bytes_timeout, left))
         try:
-            chunk = raw.read1(max(1, min(n, READ_CHUNK)))
+            chunk = raw.read1(min(n, READ_CHUNK))
             if not chunk and raw.length:
                 # read1 ends quietly where the connection did; the head promised more.
                 raise http.client.IncompleteRead(b"", raw.length)
