@@ -169,11 +169,17 @@ def test_unreadable_and_half_configured_files_are_refused_naming_them(
         assert named in str(err.value), str(err.value)
 
 
-def test_plain_http_is_refused_outside_tls_mode_disabled(tmp_path: Path, ca: Ca) -> None:
+def test_plain_http_is_plain_in_every_mode_but_the_material_is_still_checked(
+    tmp_path: Path, ca: Ca, server_url: str, runtime: m.Runtime
+) -> None:
+    # As the Rust (https_or_http) and Go (plain pool) hosts: http:// is plain text whatever
+    # the mode, and the mode's material is checked when the client is made.
     cert, key = ca.issue(uris=[CLIENT_ID]).write(tmp_path, "client")
     tls = TlsOptions(mode="file", cert_file=cert, key_file=key)
-    with pytest.raises(TlsError, match="plain http://"):
-        m.Client("http://127.0.0.1:1", USER_ID, TENANT_ID, tls=tls)
+    with m.Client(server_url, USER_ID, TENANT_ID, tls=tls, runtime=runtime) as client:
+        client.list_vms()
+    with pytest.raises(TlsError, match="does not exist"):
+        m.Client(server_url, USER_ID, TENANT_ID, tls=TlsOptions(spiffe_socket=str(tmp_path / "x")))
 
 
 # ---------------------------------------------------------------------------------------

@@ -117,7 +117,7 @@ def test_a_request_off_the_allow_list_is_denied_before_it_leaves(
 ) -> None:
     # An instance whose transport allows another port: the component's request is refused
     # by the host (HTTP-request-denied), which the component reports as permission_denied.
-    transport = Transport(AllowList(["http://127.0.0.1:1"]), plain_http=True)
+    transport = Transport(AllowList(["http://127.0.0.1:1"]))
     instance = runtime.instantiate(transport)
     handle = _b.client_open(instance, m.ClientOptions(server_url, USER_ID, TENANT_ID, retries=0))
     with pytest.raises(m.MetaldError) as err:

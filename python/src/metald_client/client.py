@@ -15,7 +15,7 @@ from .allow import AllowList, Origin
 from .builder import VmConfigBuilder
 from .errors import ComponentTrapError
 from .runtime import Runtime, RuntimeLike, _Instance, get_runtime
-from .tls import TlsError, TlsMode, TlsOptions, open_provider, parse_mode
+from .tls import TlsOptions, open_provider, parse_mode
 from .transport import Transport
 from .types import (
     ClientOptions,
@@ -66,15 +66,14 @@ class Client:
         max_response_bytes: Largest response body accepted (default 16 MiB).
         runtime: A :class:`~metald_client.Runtime` or a path to the component.
         tls: The TLS mode and its settings; default ``TlsOptions()``: SPIFFE, the Workload
-            API socket from the environment. ``TlsOptions.disabled()`` for a plain
-            ``http://`` server.
+            API socket from the environment. ``TlsOptions.disabled()`` needs nothing (a plain
+            ``http://`` server, or ``https://`` with ordinary server authentication).
         allow_hosts: More destinations the component may reach (``scheme://host:port``,
             ``host:port`` or ``host``), beyond the server's own scheme, host and port.
 
     Raises:
         InvalidConfigError: The server URL or an identity is invalid.
-        TlsError: A TLS setting is unusable (names the file or socket and the cause), or
-            the server is ``http://`` outside TLS mode ``disabled``.
+        TlsError: A TLS setting is unusable (names the file or socket and the cause).
         AllowListError: An ``allow_hosts`` entry is malformed.
     """
 
@@ -141,19 +140,12 @@ class Client:
         # The server URL as the component reads it (InvalidConfigError as client.open words it).
         url = _b.endpoint_parse_server_url(self._runtime, options.server)
         server = Origin(url.scheme.value, url.host.strip("[]"), url.port)
-        mode = parse_mode(tls.mode)
-        self._transport = Transport(
-            AllowList([server, *allow_hosts]), plain_http=mode is TlsMode.DISABLED
-        )
+        parse_mode(tls.mode)
+        self._transport = Transport(AllowList([server, *allow_hosts]))
         try:
             self._open()  # checks the options; sends nothing
-            if url.scheme.value == "http" and mode is not TlsMode.DISABLED:
-                raise TlsError(
-                    "mode",
-                    f"the server {options.server} is plain http://, which TLS mode "
-                    f"{mode.value} never uses: use https://, or TlsOptions.disabled() for a "
-                    "plain-text server",
-                )
+            # Opened for http:// servers too: a mode's material is checked when the client is
+            # made, as the Rust and Go hosts do (http:// itself is plain text in every mode).
             self._transport.tls = open_provider(tls)
         except BaseException:
             self.close()

@@ -238,7 +238,6 @@ class Transport:
         allow: Destinations the component may reach; everything else is
             ``HTTP-request-denied``.
         tls: The TLS provider for ``https://``; ``None`` refuses ``https://``.
-        plain_http: Whether ``http://`` may be used (``disabled`` mode only).
         max_request_body: Largest request body accepted.
     """
 
@@ -247,12 +246,10 @@ class Transport:
         allow: AllowList,
         tls: TlsProvider | None = None,
         *,
-        plain_http: bool = False,
         max_request_body: int = MAX_REQUEST_BODY_BYTES,
     ) -> None:
         self.allow = allow
         self.tls = tls
-        self.plain_http = plain_http
         self.max_request_body = max_request_body
         self._lock = threading.Lock()
         self._idle: dict[tuple[Any, ...], list[_Connection]] = {}
@@ -271,15 +268,6 @@ class Transport:
                     ErrorCode("HTTP-request-URI-invalid"), "https:// needs a TLS provider"
                 )
             identity = self.tls.identity()
-        elif not self.plain_http:
-            raise CodeError(
-                tls_alert(
-                    f"plain http:// to {host}:{port} refused: this client's TLS mode is "
-                    f"{self.tls.mode.value if self.tls else 'unset'}; use https:// "
-                    "(or TLS mode disabled for a plain-text server)"
-                ),
-                "plain http refused",
-            )
         key = (scheme, host, port, identity.key if identity else None)
         with self._lock:
             if self._closed:
