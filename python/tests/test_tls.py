@@ -244,6 +244,8 @@ def test_spiffe_mode_uses_a_rotated_svid_for_new_connections(
                 time.sleep(0.05)
             client.list_vms()
             client.list_vms()
+            # The connection made with the old SVID was closed, not kept idle.
+            assert [len(v) for v in client.transport._idle.values()] == [1]
     serials = [serial_of(p) for p in peer_log(log)]
     assert serials == [first.serial, rotated.serial]
 

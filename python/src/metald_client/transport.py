@@ -272,6 +272,11 @@ class Transport:
         with self._lock:
             if self._closed:
                 raise CodeError(internal_error("the client was closed"), "closed")
+            # Connections made with rotated or renewed material are never used again.
+            retired = [k for k in self._idle if k[:3] == key[:3] and k != key]
+            for old in retired:
+                for stale in self._idle.pop(old):
+                    stale.close()
             idle = self._idle.get(key, [])
             while idle:
                 conn = idle.pop()
