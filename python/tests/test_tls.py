@@ -13,6 +13,7 @@ from conftest import TENANT_ID, USER_ID, dev_server, fake_workload_api
 from pki import Ca, Issued, peer_log, serial_of
 
 import metald_client as m
+from metald_client import tls as tls_module
 from metald_client.tls import TlsError, TlsOptions
 
 CLIENT_ID = "spiffe://example.org/client"
@@ -324,3 +325,22 @@ def test_spiffe_ids_given_as_options_must_name_a_workload() -> None:
         with pytest.raises(TlsError) as err:
             m.Client("https://127.0.0.1:1", USER_ID, TENANT_ID, tls=tls)
         assert err.value.setting == setting
+
+
+def test_http1_over_tls_where_the_client_offers_only_http1(
+    tmp_path: Path,
+    ca: Ca,
+    file_server: tuple[str, Path],
+    runtime: m.Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The HTTP/1.1 path over TLS (http.client on the verified TLS socket), as with a server
+    # that does not speak HTTP/2.
+    monkeypatch.setattr(tls_module, "ALPN", ["http/1.1"])
+    url, log = file_server
+    cert, key = ca.issue(uris=[CLIENT_ID]).write(tmp_path, "client")
+    tls = TlsOptions(mode="file", cert_file=cert, key_file=key, ca_file=ca.write(tmp_path))
+    with m.Client(url, USER_ID, TENANT_ID, tls=tls, runtime=runtime) as client:
+        lifecycle(client)
+        assert client.transport.stats["connections"] == 1
+    assert {p["alpn"] for p in peer_log(log)} == {"http/1.1"}
