@@ -4,7 +4,7 @@ pooled like HTTP/1.1 connections by :mod:`metald_client.transport`.
 
 :class:`H2Response` offers what the transport reads from an ``http.client.HTTPResponse``
 (``status``, ``getheaders``, ``read1``, ``length``, ``will_close``, ``close``), so the
-response body pump is the same for both protocols.
+response body is read the same way for both protocols.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The component's imports, implemented here: ``wasi:http/{types,outgoing-handler}``,
 ``wasi:io/{poll,error,streams}`` and ``wasi:clocks/monotonic-clock`` (exactly what
-metald_guest.wasm imports; :func:`define` refuses a component that imports anything else).
+metald_guest.wasm imports; :func:`plan` refuses a component that imports anything else).
 
 Every resource is a host resource (``ResourceHost``) whose ``rep`` indexes the instance's
 :class:`HostState` table, as the Go host's tables do over wazero (go/transport/tables.go).
