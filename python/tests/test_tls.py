@@ -33,6 +33,15 @@ def lifecycle(client: m.Client) -> None:
     assert err.value.code == "not_found"
 
 
+def drop_idle_connections(client: m.Client) -> None:
+    """Closes the client's pooled connections, so that its next call connects anew."""
+    transport = client.transport
+    idle, transport._idle = transport._idle, {}
+    for conns in idle.values():
+        for conn in conns:
+            conn.close()
+
+
 @pytest.fixture()
 def ca() -> Ca:
     return Ca("example.org CA")
@@ -84,6 +93,32 @@ def test_file_mode_picks_up_a_renewed_certificate_on_the_next_connection(
         client.list_vms()
     serials = [serial_of(p) for p in peer_log(log)]
     assert serials == [first.serial, renewed.serial], "the renewal made one new connection"
+
+
+def test_file_mode_keeps_the_previous_certificate_while_a_renewal_is_half_written(
+    tmp_path: Path, ca: Ca, file_server: tuple[str, Path], runtime: m.Runtime
+) -> None:
+    url, log = file_server
+    first = ca.issue(uris=[CLIENT_ID])
+    cert, key = first.write(tmp_path, "client")
+    ca_file = ca.write(tmp_path)
+    tls = TlsOptions(mode="file", cert_file=cert, key_file=key, ca_file=ca_file)
+    with m.Client(url, USER_ID, TENANT_ID, tls=tls, runtime=runtime) as client:
+        client.list_vms()
+        renewed = ca.issue(uris=[CLIENT_ID])
+        time.sleep(0.01)
+        cert.write_bytes(renewed.cert_pem())  # the key is not written yet: a mismatch
+        drop_idle_connections(client)  # the next call makes a new connection
+        client.list_vms()
+        key.write_bytes(renewed.key_pem())
+        client.list_vms()
+        # A CA file that becomes unusable is not kept: nothing is trusted.
+        ca_file.write_text("not a certificate")
+        drop_idle_connections(client)
+        with pytest.raises(m.MetaldError, match=str(ca_file)):
+            client.list_vms()
+    serials = [serial_of(p) for p in peer_log(log)]
+    assert serials == [first.serial, first.serial, renewed.serial]
 
 
 def test_file_mode_verifies_a_server_by_ip_address_when_it_has_ip_sans(

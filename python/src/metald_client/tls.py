@@ -32,6 +32,7 @@ import datetime
 import enum
 import hashlib
 import ipaddress
+import logging
 import os
 import re
 import ssl
@@ -69,6 +70,8 @@ __all__ = [
     "parse_spiffe_id",
     "uses_spiffe_verification",
 ]
+
+_log = logging.getLogger("metald_client.tls")
 
 DEFAULT_SPIFFE_SOCKET = "/var/lib/spire/agent/agent.sock"
 """The SPIRE agent's socket, metald-cli's default."""
@@ -595,7 +598,15 @@ class _FileProvider(TlsProvider):
         with self._lock:
             if self._file_stamp() != self._stamp:
                 # Renewed files: the next connection uses them (and its own pool).
-                self._load()
+                try:
+                    self._load()
+                except TlsError as exc:
+                    # A CA file that became unusable trusts nothing any more; a certificate or
+                    # key caught mid-renewal keeps the previous pair in use until it is whole
+                    # (as the Go host's file mode does, go/tlsmode/file.go).
+                    if exc.setting == "ca_file" or self._identity is None:
+                        raise
+                    _log.warning("keeping the previous client certificate: %s", exc)
             assert self._identity is not None
             return self._identity
 
