@@ -49,13 +49,20 @@ step "JavaScript package (jco transpile of the same component; Node transport: f
 # the tarball into an empty directory under $TMPDIR (dependencies from npm's cache).
 (cd js && npm ci --no-audit --no-fund && npm test)
 
-step "Python package (wasmtime-py): ruff, mypy --strict, pytest"
+step "Python package (wasmtime-py, its own wasi:http host): ruff, mypy --strict, pytest, the wheel"
 python3 -m venv target/python-venv
 target/python-venv/bin/pip install --quiet --disable-pip-version-check -e 'python[test]'
-target/python-venv/bin/ruff check python/src python/tests
-target/python-venv/bin/ruff format --check python/src python/tests
+target/python-venv/bin/ruff check python/src python/tests python/setup.py
+target/python-venv/bin/ruff format --check python/src python/tests python/setup.py
 (cd python && ../target/python-venv/bin/mypy src tests)
-target/python-venv/bin/pytest -q python/tests
+# SPIRE for python/tests/test_spire.py (built once into target/spire; a no-op afterwards).
+tools/spire/spire.sh build
+METALD_HOST_BIN="$PWD/target/debug/metald-host" \
+  METALD_FAKE_WORKLOAD_API_BIN="$PWD/target/debug/metald-fake-workload-api" \
+  target/python-venv/bin/pytest -q python/tests
+# The wheel carries the component and works outside the repository: built, installed into a
+# fresh venv in a temporary directory, used from another directory.
+METALD_HOST_BIN="$PWD/target/debug/metald-host" python/scripts/check-wheel.sh
 
 step "the dev server driven by a Connect client this project did not write (buf curl)"
 (cd devserver/interop && npm ci --no-audit --no-fund && npm test)

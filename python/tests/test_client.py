@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import TENANT_ID, USER_ID, dev_server
+from conftest import DISABLED, TENANT_ID, USER_ID, dev_server
 
 import metald_client as m
 
@@ -110,7 +110,9 @@ def test_invalid_config_is_not_sent(client: m.Client) -> None:
 
 
 def test_options_and_codecs(server_url: str, runtime: m.Runtime) -> None:
-    with m.Client(server_url, USER_ID, TENANT_ID, codec="json", runtime=runtime) as client:
+    with m.Client(
+        server_url, USER_ID, TENANT_ID, codec="json", runtime=runtime, tls=DISABLED
+    ) as client:
         options = client.options()
         assert options.codec is m.Codec.JSON
         assert options.timeout_ms == 30000 and options.route_prefix == "metal.vmprovisioner.v1"
@@ -121,7 +123,7 @@ def test_options_and_codecs(server_url: str, runtime: m.Runtime) -> None:
         client.list_vms()
 
     opts = m.ClientOptions(server_url, USER_ID, TENANT_ID, retries=0)
-    with m.Client.from_options(opts, runtime=runtime) as client:
+    with m.Client.from_options(opts, runtime=runtime, tls=DISABLED) as client:
         assert client.options().retries == 0
 
 
@@ -135,7 +137,7 @@ def test_open_rejects_bad_options(server_url: str) -> None:
 
 def test_other_identity_cannot_see_the_vm(client: m.Client, server_url: str) -> None:
     vm = client.create_vm(m.template_config("minimal"))
-    with m.Client(server_url, "bob", TENANT_ID) as bob:
+    with m.Client(server_url, "bob", TENANT_ID, tls=DISABLED) as bob:
         with pytest.raises(m.ConnectError) as err:
             bob.get_vm_info(vm.vm_id)
         assert err.value.code in ("not_found", "permission_denied")
@@ -146,7 +148,9 @@ def test_transport_error_when_nothing_listens() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with m.Client(f"http://127.0.0.1:{port}", USER_ID, TENANT_ID, retries=0) as client:
+    with m.Client(
+        f"http://127.0.0.1:{port}", USER_ID, TENANT_ID, retries=0, tls=DISABLED
+    ) as client:
         with pytest.raises(m.TransportError) as err:
             client.get_vm_info("ud-0000000000000000")
         assert err.value.code == "unavailable"
@@ -155,7 +159,7 @@ def test_transport_error_when_nothing_listens() -> None:
 
 def test_deadline_exceeded(tmp_path: Path) -> None:
     with dev_server(tmp_path, "--fault", "ListVms=latency:2s") as slow_url:
-        with m.Client(slow_url, USER_ID, TENANT_ID, timeout_ms=200) as client:
+        with m.Client(slow_url, USER_ID, TENANT_ID, timeout_ms=200, tls=DISABLED) as client:
             started = time.monotonic()
             with pytest.raises(m.TransportError) as err:
                 client.list_vms()

@@ -7,7 +7,7 @@ import gzip
 from pathlib import Path
 
 import pytest
-from conftest import TENANT_ID, USER_ID, dev_server
+from conftest import DISABLED, TENANT_ID, USER_ID, dev_server
 
 import metald_client as m
 from metald_client import codec
@@ -64,7 +64,9 @@ def test_against_a_dev_server_answering_state_5(tmp_path: Path, runtime: m.Runti
     faults = ("--fault", "GetVmInfo=state:5", "--fault", "ListVms=state:5")
     with dev_server(tmp_path, *faults) as url:
         for wire in ("proto", "json"):
-            with m.Client(url, USER_ID, TENANT_ID, codec=wire, runtime=runtime) as client:
+            with m.Client(
+                url, USER_ID, TENANT_ID, codec=wire, runtime=runtime, tls=DISABLED
+            ) as client:
                 vm_id = client.create_vm(m.template_config("minimal")).vm_id
                 client.boot_vm(vm_id)
                 assert client.get_vm_info(vm_id).state == 5, wire
@@ -79,7 +81,9 @@ def test_against_a_dev_server_answering_in_two_gzip_members(
     faults = ("--fault", "GetVmInfo=gzip-members", "--fault", "ListVms=gzip-members")
     with dev_server(tmp_path, *faults) as url:
         for wire in ("proto", "json"):
-            with m.Client(url, USER_ID, TENANT_ID, codec=wire, runtime=runtime) as client:
+            with m.Client(
+                url, USER_ID, TENANT_ID, codec=wire, runtime=runtime, tls=DISABLED
+            ) as client:
                 ids = [client.create_vm(m.template_config("minimal")).vm_id for _ in range(2)]
                 client.boot_vm(ids[0])
                 info = client.get_vm_info(ids[0])

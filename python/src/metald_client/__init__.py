@@ -10,7 +10,10 @@ wasmtime-py and exposes it with Python types:
 * :class:`Client` -- ``create_vm``, ``boot_vm``, ``get_vm_info``, ``list_vms``,
   ``list_all_vms``, ``pause_vm``, ``resume_vm``, ``reboot_vm``, ``shutdown_vm``, ``delete_vm``;
 * :mod:`metald_client.codec` -- Connect encoding/decoding for your own HTTP client;
-* :func:`parse_server_url` -- a server URL taken apart as the client reads it.
+* :func:`parse_server_url` -- a server URL taken apart as the client reads it;
+* :class:`TlsOptions` -- the TLS mode of a client (:mod:`metald_client.tls`: ``spiffe``, the
+  default, ``file``, ``disabled``); :mod:`metald_client.transport` implements the component's
+  ``wasi:http`` imports with them, :mod:`metald_client.allow` is the outbound allow-list.
 
 Values are the dataclasses and enums of :mod:`metald_client.types`; failures raise the
 :class:`MetaldError` hierarchy of :mod:`metald_client.errors`.
@@ -20,12 +23,15 @@ Example::
     from metald_client import Client, VmConfigBuilder
 
     config = VmConfigBuilder.from_template("standard").with_cpu(4, 8).build()
-    with Client("http://127.0.0.1:8080", "alice", "acme") as client:
+    with Client("https://metald:8080", "alice", "acme") as client:  # SPIFFE mTLS
+        ...
+    with Client("http://127.0.0.1:8080", "alice", "acme", tls=TlsOptions.disabled()) as client:
         vm = client.create_vm(config)
         client.boot_vm(vm.vm_id)
 """
 
-from . import codec, config_file, endpoint, errors, types
+from . import allow, codec, config_file, endpoint, errors, tls, transport, types
+from .allow import AllowListError
 from .builder import VmConfigBuilder
 from .client import Client
 from .config_file import parse_config_file, render_config_file
@@ -40,6 +46,7 @@ from .errors import (
 )
 from .runtime import COMPONENT_ENV, Runtime, default_component_path, get_runtime
 from .templates import all_templates, parse_template, template_config, template_name
+from .tls import TlsError, TlsMode, TlsOptions
 from .types import (
     BootConfig,
     ClientOptions,
@@ -77,6 +84,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "COMPONENT_ENV",
+    "AllowListError",
     "BootConfig",
     "Client",
     "ClientOptions",
@@ -108,6 +116,9 @@ __all__ = [
     "StateChangeResponse",
     "StorageDevice",
     "Template",
+    "TlsError",
+    "TlsMode",
+    "TlsOptions",
     "TransportError",
     "ValidationIssue",
     "VmConfig",
@@ -117,6 +128,7 @@ __all__ = [
     "VmState",
     "__version__",
     "all_templates",
+    "allow",
     "codec",
     "config_file",
     "config_issues",
@@ -130,6 +142,8 @@ __all__ = [
     "render_config_file",
     "template_config",
     "template_name",
+    "tls",
+    "transport",
     "types",
     "validate_config",
     "validate_identity",

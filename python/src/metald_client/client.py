@@ -11,9 +11,12 @@ from wasmtime.component import ResourceAny
 
 from . import _bindings as _b
 from ._marshal import Caller
+from .allow import AllowList, Origin
 from .builder import VmConfigBuilder
 from .errors import ComponentTrapError
 from .runtime import Runtime, RuntimeLike, _Instance, get_runtime
+from .tls import TlsOptions, open_provider, parse_mode
+from .transport import Transport
 from .types import (
     ClientOptions,
     Codec,
@@ -40,15 +43,17 @@ _R = TypeVar("_R")
 class Client:
     """A metald client bound to one server and identity.
 
-    The component makes every call through ``wasi:http/outgoing-handler``, which wasmtime-py
-    serves with wasmtime's default transport: ``http://`` in plain text and ``https://`` with
-    ordinary server authentication (webpki roots), no client certificate. For mTLS (SPIFFE or
-    file certificates) use ``metald-host``.
+    The component makes every call through ``wasi:http/outgoing-handler``, which this package
+    implements (:mod:`metald_client.transport`): TLS per ``tls`` (a
+    :class:`~metald_client.tls.TlsOptions`; SPIFFE by default, as ``metald-cli``), the
+    allow-list (the server's scheme, host and port, plus ``allow_hosts``), pooled connections.
 
-    Constructing a client checks the options (server URL, user and tenant ids) and sends
-    nothing. Every call blocks until the answer (bounded by ``timeout_ms``) and raises a
+    Constructing a client checks the options (server URL, user and tenant ids) and the TLS
+    material (the Workload API's first SVID, the certificate files) and sends nothing. Every
+    call blocks until the answer (bounded by ``timeout_ms``) and raises a
     :class:`~metald_client.MetaldError` subclass on failure. Calls on one client are
-    serialized; use one client per thread for parallel calls (clients are cheap).
+    serialized; use one client per thread for parallel calls (each client has its own
+    connections and, in SPIFFE mode, its own Workload API stream).
 
     Args:
         server: Base URL, e.g. ``http://127.0.0.1:8080``; a path prefix is kept.
@@ -60,9 +65,16 @@ class Client:
         retries: Extra attempts for reads after ``unavailable`` (default 2).
         max_response_bytes: Largest response body accepted (default 16 MiB).
         runtime: A :class:`~metald_client.Runtime` or a path to the component.
+        tls: The TLS mode and its settings; default ``TlsOptions()``: SPIFFE, the Workload
+            API socket from the environment. ``TlsOptions.disabled()`` needs nothing (a plain
+            ``http://`` server, or ``https://`` with ordinary server authentication).
+        allow_hosts: More destinations the component may reach (``scheme://host:port``,
+            ``host:port`` or ``host``), beyond the server's own scheme, host and port.
 
     Raises:
         InvalidConfigError: The server URL or an identity is invalid.
+        TlsError: A TLS setting is unusable (names the file or socket and the cause).
+        AllowListError: An ``allow_hosts`` entry is malformed.
     """
 
     def __init__(
@@ -77,6 +89,8 @@ class Client:
         retries: int | None = None,
         max_response_bytes: int | None = None,
         runtime: RuntimeLike = None,
+        tls: TlsOptions | None = None,
+        allow_hosts: Iterable[str] = (),
     ) -> None:
         self._setup(
             ClientOptions(
@@ -90,29 +104,65 @@ class Client:
                 max_response_bytes=max_response_bytes,
             ),
             runtime,
+            tls,
+            allow_hosts,
         )
 
     @classmethod
-    def from_options(cls, options: ClientOptions, *, runtime: RuntimeLike = None) -> Client:
+    def from_options(
+        cls,
+        options: ClientOptions,
+        *,
+        runtime: RuntimeLike = None,
+        tls: TlsOptions | None = None,
+        allow_hosts: Iterable[str] = (),
+    ) -> Client:
         """A client opened with a :class:`~metald_client.types.ClientOptions`."""
         client = cls.__new__(cls)
-        client._setup(options, runtime)
+        client._setup(options, runtime, tls, allow_hosts)
         return client
 
-    def _setup(self, options: ClientOptions, runtime: RuntimeLike) -> None:
+    def _setup(
+        self,
+        options: ClientOptions,
+        runtime: RuntimeLike,
+        tls: TlsOptions | None,
+        allow_hosts: Iterable[str],
+    ) -> None:
         self._runtime: Runtime = get_runtime(runtime)
         self._requested = options
         self._lock = threading.Lock()
         self._closed = False
         self._instance: _Instance | None = None
         self._handle: ResourceAny | None = None
-        self._open()
+        self._transport: Transport | None = None
+        tls = tls if tls is not None else TlsOptions()
+        # The server URL as the component reads it (InvalidConfigError as client.open words it).
+        url = _b.endpoint_parse_server_url(self._runtime, options.server)
+        server = Origin(url.scheme.value, url.host.strip("[]"), url.port)
+        parse_mode(tls.mode)
+        self._transport = Transport(AllowList([server, *allow_hosts]))
+        try:
+            self._open()  # checks the options; sends nothing
+            # Opened for http:// servers too: a mode's material is checked when the client is
+            # made, as the Rust and Go hosts do (http:// itself is plain text in every mode).
+            self._transport.tls = open_provider(tls)
+        except BaseException:
+            self.close()
+            raise
 
     def _open(self) -> _Instance:
-        instance = self._runtime.instantiate()
+        instance = self._runtime.instantiate(self._transport)
         self._handle = _b.client_open(instance, self._requested)
         self._instance = instance
         return instance
+
+    @property
+    def transport(self) -> Transport:
+        """The client's transport: its allow-list, TLS provider and counters (``stats``)."""
+        if self._transport is None:
+            raise ValueError("the client is closed")
+        return self._transport
 
     def _call(
         self,
@@ -142,7 +192,11 @@ class Client:
             instance, self._instance = self._instance, None
             if instance is not None:
                 instance.drop(self._handle)
+                instance.state.close()
             self._handle = None
+            transport, self._transport = self._transport, None
+            if transport is not None:
+                transport.close()
 
     def __enter__(self) -> Client:
         return self

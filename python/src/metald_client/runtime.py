@@ -1,19 +1,24 @@
 """Loading the component and calling its exports through wasmtime-py.
 
-A :class:`Runtime` compiles ``metald_guest.wasm`` once (an ``Engine``, a ``Component`` and a
-``Linker`` with WASI 0.2 and ``wasi:http``). Every :class:`~metald_client.Client` and
+A :class:`Runtime` compiles ``metald_guest.wasm`` once (an ``Engine`` and a ``Component``).
+The component's imports (``wasi:http``, ``wasi:io``, ``wasi:clocks/monotonic-clock``) are this
+package's own (:mod:`metald_client._host`, over :mod:`metald_client.transport` and
+:mod:`metald_client.tls`), defined per instance in a ``Linker`` bound to that instance's
+:class:`~metald_client.transport.Transport`. Every :class:`~metald_client.Client` and
 :class:`~metald_client.VmConfigBuilder` gets its own instance (its own ``Store``), so a trap
 in one never affects another; the stateless functions (templates, validation, config files,
 codec) share one instance per runtime, replaced after a trap. Instantiation is cheap
-(about 0.1 ms); compilation takes about half a second, once per process and path.
+(about 0.5 ms, a Linker included); compilation takes about half a second, once per process
+and path.
 
 Where the component is found, first match wins:
 
 1. the ``component_path`` argument (``Runtime(path)``, or ``runtime=path`` on the API);
 2. the environment variable ``METALD_COMPONENT``;
-3. ``../target/wasm32-wasip2/component/metald_guest.wasm`` relative to the ``python/``
-   directory of the source tree this package was installed from (the output of
-   ``cargo build -p metald-host``).
+3. ``metald_guest.wasm`` inside the installed package (the wheel carries it: the package build
+   copies it from ``host/component/metald_guest.wasm``);
+4. in a source checkout (an editable install), ``host/component/metald_guest.wasm``, the
+   committed build.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from wasmtime import Engine, Store, WasiConfig, WasmtimeError
+from wasmtime import Engine, Store, WasmtimeError
 from wasmtime.component import Component, ExportIndex, Instance, Linker
 from wasmtime.component import Func as WasmFunc
 
+from ._host import HostState, define, plan
 from ._marshal import Func, Result
+from .allow import AllowList
 from .errors import ComponentTrapError, error_from_wit
+from .transport import Transport
 
 __all__ = [
     "COMPONENT_ENV",
@@ -45,17 +53,25 @@ COMPONENT_ENV = "METALD_COMPONENT"
 PACKAGE_NAME = "metald:client"
 PACKAGE_VERSION = "0.1.0"
 
-# src/metald_client/runtime.py -> python/ -> the repository root.
-_PYTHON_DIR = Path(__file__).resolve().parent.parent.parent
-_REPO_RELATIVE = Path("..") / "target" / "wasm32-wasip2" / "component" / "metald_guest.wasm"
+_PACKAGED = Path(__file__).resolve().parent / "metald_guest.wasm"
+# src/metald_client/runtime.py -> python/ -> the repository root (a source checkout).
+_REPO_COMMITTED = (
+    Path(__file__).resolve().parent.parent.parent.parent
+    / "host"
+    / "component"
+    / "metald_guest.wasm"
+)
 
 
 def default_component_path() -> Path:
-    """The component used when none is given: ``$METALD_COMPONENT``, else the repo build output."""
+    """The component used when none is given: ``$METALD_COMPONENT``, else the one in the
+    package, else (a source checkout) ``host/component/metald_guest.wasm``."""
     env = os.environ.get(COMPONENT_ENV)
     if env:
         return Path(env).expanduser().resolve()
-    return (_PYTHON_DIR / _REPO_RELATIVE).resolve()
+    if _PACKAGED.is_file():
+        return _PACKAGED
+    return _REPO_COMMITTED
 
 
 class Runtime:
@@ -79,16 +95,17 @@ class Runtime:
         )
         if not path.is_file():
             raise FileNotFoundError(
-                f"metald component not found at {path}: build it with "
-                "`cargo build -p metald-host` in the repository, or point "
+                f"metald component not found at {path}: install the metald-client wheel "
+                "(it carries the component), or point "
                 f"{COMPONENT_ENV} (or the component_path argument) at metald_guest.wasm"
             )
         self.component_path = path
         self._engine = Engine()
         self._component = Component.from_file(self._engine, str(path))
-        self._linker = Linker(self._engine)
-        self._linker.add_wasip2()
-        self._linker.add_wasi_http()
+        # Checks that every import is implemented here, and reads the types once.
+        self._plan = plan(self._engine, self._component)
+        # The stateless instances reach nothing: an empty allow-list.
+        self._stateless_transport = Transport(AllowList())
         self._lock = threading.Lock()
         self._indices: dict[tuple[str, str], ExportIndex] = {}
         self._shared: _Instance | None = None
@@ -98,14 +115,15 @@ class Runtime:
     def __repr__(self) -> str:
         return f"Runtime({str(self.component_path)!r})"
 
-    def instantiate(self) -> _Instance:
-        """A fresh instance of the component, in its own ``Store``."""
-        with self._lock:
-            store = Store(self._engine)
-            store.set_wasi(WasiConfig())
-            store.set_wasi_http()
-            instance = self._linker.instantiate(store, self._component)
-        return _Instance(self, store, instance)
+    def instantiate(self, transport: Transport | None = None) -> _Instance:
+        """A fresh instance of the component, in its own ``Store``, whose requests go
+        through ``transport`` (default: one that allows no destination)."""
+        state = HostState(transport or self._stateless_transport)
+        linker = Linker(self._engine)
+        define(linker, self._plan, state)
+        store = Store(self._engine)
+        instance = linker.instantiate(store, self._component)
+        return _Instance(self, store, instance, state)
 
     def _export_index(self, func: Func) -> ExportIndex:
         key = (func.interface, func.name)
@@ -141,10 +159,13 @@ class Runtime:
 class _Instance:
     """One instance of the component in its own store; calls are serialized by a lock."""
 
-    def __init__(self, runtime: Runtime, store: Store, instance: Instance) -> None:
+    def __init__(
+        self, runtime: Runtime, store: Store, instance: Instance, state: HostState
+    ) -> None:
         self.runtime = runtime
         self.store = store
         self.instance = instance
+        self.state = state
         self.lock = threading.RLock()
         self.poisoned = False
         self._funcs: dict[tuple[str, str], WasmFunc] = {}
