@@ -72,6 +72,17 @@ pub async fn run(args: &DevServerArgs, connection: &Connection) -> Result<(), Cl
     Ok(())
 }
 
+/// With `--dev` (`wanted`), an in-process development server with the default settings, for
+/// `run` and `plugin run`; it stops when dropped.
+pub async fn embedded(wanted: bool) -> Result<Option<DevServer>, CliError> {
+    if !wanted {
+        return Ok(None);
+    }
+    let server = DevServer::start(Default::default()).await.map_err(|e| CliError::Input(e.to_string()))?;
+    tracing::info!(url = %server.url(), "development server started");
+    Ok(Some(server))
+}
+
 async fn wait_for_signal() {
     #[cfg(unix)]
     {

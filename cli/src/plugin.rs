@@ -26,15 +26,7 @@ fn failed(path: &Path) -> impl FnOnce(PluginError) -> CliError + '_ {
 /// requests go through the TLS mode and allow-list of `connection` (the server and
 /// `--allow-host` entries), or with `--dev` to an in-process development server.
 async fn run_plugin(args: &PluginRunArgs, connection: &Connection) -> Result<(), CliError> {
-    let dev = if args.dev {
-        let server = metald_devserver::DevServer::start(Default::default())
-            .await
-            .map_err(|e| CliError::Input(e.to_string()))?;
-        tracing::info!(url = %server.url(), "development server started");
-        Some(server)
-    } else {
-        None
-    };
+    let dev = crate::dev_server::embedded(args.dev).await?;
     let (server, transport) = match &dev {
         Some(dev) => (dev.url(), metald_host::plain_transport(&dev.url())?),
         None => (connection.server.clone(), connection.transport().await?),

@@ -105,6 +105,19 @@ impl PeerLog {
     }
 }
 
+/// The PEM certificates in `path`, in order; an error naming the file when it cannot be read
+/// or holds none.
+pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| file_error(path, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_error(path, e))?;
+    if certs.is_empty() {
+        return Err(file_error(path, "no CERTIFICATE block found"));
+    }
+    Ok(certs)
+}
+
 fn file_error(path: &Path, reason: impl std::fmt::Display) -> TlsSetupError {
     TlsSetupError::File { path: path.display().to_string(), reason: reason.to_string() }
 }
@@ -132,20 +145,10 @@ pub struct TlsAcceptor {
 impl TlsAcceptor {
     /// File mode: present `cert`/`key`, require a client certificate chaining to `client_ca`.
     pub fn from_files(cert: &Path, key: &Path, client_ca: &Path) -> Result<Self, TlsSetupError> {
-        let chain = CertificateDer::pem_file_iter(cert)
-            .map_err(|e| file_error(cert, e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| file_error(cert, e))?;
-        if chain.is_empty() {
-            return Err(file_error(cert, "no CERTIFICATE block found"));
-        }
+        let chain = read_certificates(cert)?;
         let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| file_error(key, e))?;
         let mut roots = rustls::RootCertStore::empty();
-        let cas = CertificateDer::pem_file_iter(client_ca)
-            .map_err(|e| file_error(client_ca, e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| file_error(client_ca, e))?;
-        let (added, _) = roots.add_parsable_certificates(cas);
+        let (added, _) = roots.add_parsable_certificates(read_certificates(client_ca)?);
         if added == 0 {
             return Err(file_error(client_ca, "no usable CA certificate"));
         }

@@ -26,15 +26,7 @@ pub async fn run(cli: &Cli, args: &RunArgs, connection: &Connection) -> Result<(
     let (source, text) = read_script(args)?;
     let lines = syntax::parse(&text).map_err(|errors| script_errors(&source, &errors))?;
     let uses_client = lines.iter().any(|line| mentions_client(&line.statement));
-    let dev = if args.dev {
-        let server = metald_devserver::DevServer::start(Default::default())
-            .await
-            .map_err(|e| CliError::Input(e.to_string()))?;
-        tracing::info!(url = %server.url(), "development server started");
-        Some(server)
-    } else {
-        None
-    };
+    let dev = crate::dev_server::embedded(args.dev).await?;
     let mut options = connection.client_options();
     let transport = match &dev {
         Some(server) => {

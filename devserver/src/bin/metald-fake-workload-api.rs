@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use metald_devserver::tls::{TlsSetupError, read_certificates};
 use metald_devserver::workload_api::{FakeWorkloadApi, Svid};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
@@ -37,31 +38,12 @@ struct Args {
     svids: Vec<String>,
 }
 
-/// A file that cannot be used, named.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {reason}")]
-struct FileError {
-    path: String,
-    reason: String,
-}
-
-fn file_error(path: &Path, reason: impl std::fmt::Display) -> FileError {
-    FileError { path: path.display().to_string(), reason: reason.to_string() }
-}
-
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, FileError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| file_error(path, e))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| file_error(path, e))?;
-    if certs.is_empty() {
-        return Err(file_error(path, "no CERTIFICATE block found"));
-    }
-    Ok(certs)
+fn file_error(path: &Path, reason: impl std::fmt::Display) -> TlsSetupError {
+    TlsSetupError::File { path: path.display().to_string(), reason: reason.to_string() }
 }
 
 /// The leaf's first `spiffe://` URI SAN.
-fn spiffe_id(path: &Path, leaf: &CertificateDer<'_>) -> Result<String, FileError> {
+fn spiffe_id(path: &Path, leaf: &CertificateDer<'_>) -> Result<String, TlsSetupError> {
     let (_, cert) = x509_parser::parse_x509_certificate(leaf).map_err(|e| file_error(path, e))?;
     let san = cert.subject_alternative_name().map_err(|e| file_error(path, e))?;
     san.into_iter()
@@ -76,16 +58,16 @@ fn spiffe_id(path: &Path, leaf: &CertificateDer<'_>) -> Result<String, FileError
 }
 
 /// Reads every `--svid` and the bundle.
-fn load(args: &Args) -> Result<Vec<Svid>, FileError> {
-    let bundle_der: Vec<u8> = read_certs(&args.bundle)?.iter().flat_map(|c| c.to_vec()).collect();
+fn load(args: &Args) -> Result<Vec<Svid>, TlsSetupError> {
+    let bundle_der: Vec<u8> = read_certificates(&args.bundle)?.iter().flat_map(|c| c.to_vec()).collect();
     args.svids
         .iter()
         .map(|spec| {
             let (cert, key) = spec
                 .split_once(':')
-                .ok_or_else(|| FileError { path: spec.clone(), reason: "--svid expects CERT:KEY".into() })?;
+                .ok_or_else(|| file_error(Path::new(spec), "--svid expects CERT:KEY"))?;
             let (cert, key) = (Path::new(cert), Path::new(key));
-            let chain = read_certs(cert)?;
+            let chain = read_certificates(cert)?;
             let key_der = PrivatePkcs8KeyDer::from_pem_file(key).map_err(|e| file_error(key, e))?;
             Ok(Svid {
                 spiffe_id: spiffe_id(cert, &chain[0])?,
