@@ -80,6 +80,24 @@ async fn sequential_calls_share_one_connection() {
     assert_eq!(server.stats().requests, 25);
 }
 
+/// `Client::host_calls` counts the guest's calls into the host (what the benchmark reports per
+/// RPC): every RPC goes through `wasi:http`, and a new client counts its own instance's.
+#[tokio::test(flavor = "multi_thread")]
+async fn host_calls_are_counted_per_instance() {
+    let server = dev_server().await;
+    let (runtime, mut client) = client(&server.url()).await;
+    let opened = client.host_calls();
+    for _ in 0..3 {
+        let before = client.host_calls();
+        client.list_all_vms(&[]).await.unwrap();
+        let made = client.host_calls() - before;
+        // Request fields, request options, body stream, response future and body stream.
+        assert!(made >= 10, "an RPC goes through wasi:http: {made} host calls");
+    }
+    let other = runtime.client(options(&server.url())).await.unwrap();
+    assert!(other.host_calls() <= opened, "a new client starts with its own instance's count");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn h2c_prior_knowledge_multiplexes_on_one_connection() {
     let server = dev_server().await;

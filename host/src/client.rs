@@ -67,6 +67,12 @@ impl Client {
         result
     }
 
+    /// Guest-to-host calls of this client's current instance so far ([`Instance::host_calls`]);
+    /// 0 before its first instance.
+    pub fn host_calls(&self) -> u64 {
+        self.live.as_ref().map_or(0, |(instance, _)| instance.host_calls())
+    }
+
     /// The options as the component resolved them (defaults filled in).
     pub async fn options(&mut self) -> Result<ClientOptions, Error> {
         let (instance, handle) = self.live().await?;

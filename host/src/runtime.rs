@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, ResourceAny};
-use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{CallHook, Engine, Store, Trap, UpdateDeadline};
 
 use crate::bindings::templates::Template;
 use crate::bindings::{Metald, MetaldPre, types};
@@ -146,6 +146,12 @@ impl Runtime {
             }
         });
         store.set_epoch_deadline(EPOCH_TICKS_PER_SECOND / 10);
+        store.call_hook(|mut context, hook| {
+            if matches!(hook, CallHook::CallingHost) {
+                context.data_mut().host_calls += 1;
+            }
+            Ok(())
+        });
         let instance = self
             .0
             .pre
@@ -223,6 +229,13 @@ impl Instance {
             guest.metald_client_templates().call_template_config(store, template).await
         })
         .await
+    }
+
+    /// How many times the guest has called into the host in this instance: every `wasi:*`
+    /// import call, resource drop and libcall (wasmtime's `CallHook::CallingHost`). The
+    /// benchmark reports it per RPC (`cargo bench -p metald-e2e --bench component -- host-calls`).
+    pub fn host_calls(&self) -> u64 {
+        self.store.data().host_calls
     }
 
     /// Whether the instance trapped and can no longer be used.

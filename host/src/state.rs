@@ -18,6 +18,9 @@ pub struct HostState {
     pub(crate) limits: GuestLimits,
     pub(crate) activity: Activity,
     pub(crate) runaway_budget: Duration,
+    /// Calls from the guest into the host so far (wasmtime's `CallHook::CallingHost`):
+    /// every `wasi:*` import, resource drop and libcall.
+    pub(crate) host_calls: u64,
 }
 
 impl HostState {
@@ -31,6 +34,7 @@ impl HostState {
             limits: GuestLimits { memory_cap, refused_growth: false },
             activity,
             runaway_budget,
+            host_calls: 0,
         }
     }
 }

@@ -5,12 +5,19 @@
 //! with a handful of iterations and writes `target/benchmark-smoke.md`. Nothing here asserts
 //! timing. Arguments that are not flags select sections by name, as a test filter does:
 //! `cargo bench -p metald-e2e --bench component -- throughput` runs only the throughput
-//! rows (sections: latency, throughput, instantiate, load, memory, size, cold-cli); a
-//! filtered run prints its rows and writes no file.
+//! rows (sections: latency, throughput, host-calls, instructions, instantiate, offline, load,
+//! memory, size, cold-cli); a filtered run prints its rows and writes no file.
+//!
+//! `instructions` counts client-side instructions per call under `valgrind --tool=callgrind`
+//! (component/callgrind.rs): this program runs itself as the client process, the server stays
+//! outside valgrind.
 //!
 //! The native client is the official `connectrpc` crate's generated `VmServiceClient` over its
 //! pooled hyper-util `HttpClient`: what a Rust user would pick to call metald without wasm.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "component/callgrind.rs"]
+mod callgrind;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,7 +26,7 @@ use connectrpc::client::{CallOptions, ClientConfig, HttpClient};
 use metald_devserver::pb::{GetVmInfoRequest, VmServiceClient};
 use metald_devserver::{DevServer, DevServerConfig};
 use metald_host::bindings::templates::Template;
-use metald_host::bindings::types::ClientOptions;
+use metald_host::bindings::types::{ClientOptions, ListVmsRequest};
 use metald_host::component::{CacheMode, ComponentSource, EMBEDDED_COMPONENT, EngineLimits};
 use metald_host::{Runtime, RuntimeConfig};
 
@@ -200,6 +207,62 @@ async fn throughput_native(
     (callers * calls) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Client-side instructions per GetVmInfo over HTTP/1.1, component and native, with the
+/// per-bucket breakdown (component/callgrind.rs).
+async fn instruction_rows(rows: &mut Vec<Row>, full: bool, url: &str, vm_id: &str) {
+    if !callgrind::available() {
+        rows.push(row("client instructions per GetVmInfo (callgrind)", "valgrind not found", "—", "", ""));
+        return;
+    }
+    let counts =
+        if full { callgrind::Counts { few: 20, many: 220 } } else { callgrind::Counts { few: 1, many: 3 } };
+    // The component client processes share this compiled-component cache (callgrind::measure).
+    let cache = tempfile::tempdir().unwrap();
+    let benchmark = std::env::current_exe().unwrap();
+    let (url, vm_id, dir) = (url.to_string(), vm_id.to_string(), cache.path().to_path_buf());
+    let measured = tokio::task::spawn_blocking(move || {
+        let side = |side| callgrind::measure(&benchmark, side, &url, &vm_id, &dir, counts);
+        // A debug build compiles the component under valgrind for many minutes: the smoke run
+        // measures the native side only, which exercises the same measuring code.
+        let component = if full { Some(side(callgrind::Side::Component)) } else { None };
+        (component, side(callgrind::Side::Native))
+    })
+    .await
+    .unwrap();
+    let native = measured.1.unwrap_or_else(|error| panic!("callgrind: {error}"));
+    let Some(component) = measured.0 else {
+        rows.push(row(
+            "client instructions per GetVmInfo, HTTP/1.1 (callgrind; smoke: native side only)",
+            "—",
+            format!("{:.0}", native.total),
+            "",
+            "",
+        ));
+        return;
+    };
+    let component = component.unwrap_or_else(|error| panic!("callgrind: {error}"));
+    let count = |n: f64| format!("{:.0}", n);
+    rows.push(row(
+        format!(
+            "client instructions per GetVmInfo, HTTP/1.1 (callgrind, {} − {} calls)",
+            counts.many, counts.few
+        ),
+        count(component.total),
+        count(native.total),
+        format!("{:.2}", component.total / native.total),
+        "≤ 2.5",
+    ));
+    let native_of = |bucket| native.buckets.iter().find(|(b, _)| *b == bucket).map_or(0.0, |(_, n)| *n);
+    for &(bucket, n) in &component.buckets {
+        rows.push(row(format!("… {}", bucket.label()), count(n), count(native_of(bucket)), "", ""));
+    }
+    for &(bucket, n) in &native.buckets {
+        if !component.buckets.iter().any(|(b, _)| *b == bucket) {
+            rows.push(row(format!("… {}", bucket.label()), "0", count(n), "", ""));
+        }
+    }
+}
+
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -237,8 +300,52 @@ fn row(
     }
 }
 
+/// A callgrind client process ([`callgrind::CHILD_ENV`]): a few warm-up calls, then the
+/// given number of GetVmInfo calls over HTTP/1.1, and nothing else.
+async fn callgrind_client(side: &str) {
+    let var = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by the parent"));
+    let (url, vm_id) = (var(callgrind::URL_ENV), var(callgrind::VM_ENV));
+    let calls: usize = var(callgrind::CALLS_ENV).parse().unwrap();
+    match side {
+        "component" => {
+            let runtime = runtime(&url, false);
+            let mut client = runtime.client(options(&url)).await.unwrap();
+            for _ in 0..3 + calls {
+                std::hint::black_box(client.get_vm_info(&vm_id).await.unwrap());
+            }
+        }
+        "native" => {
+            let client = native(&url, false);
+            for _ in 0..3 + calls {
+                let request = GetVmInfoRequest { vm_id: vm_id.clone(), ..Default::default() };
+                std::hint::black_box(
+                    client.get_vm_info_with_options(request, call_options()).await.unwrap().into_owned(),
+                );
+            }
+        }
+        other => panic!("{}={other}: expected component or native", callgrind::CHILD_ENV),
+    }
+}
+
+/// Guest-to-host calls (wasmtime's `CallHook::CallingHost`) per call of `rpc` on a warm
+/// client.
+async fn host_calls_per_call<F>(client: &mut metald_host::Client, calls: usize, mut rpc: F) -> f64
+where
+    F: AsyncFnMut(&mut metald_host::Client),
+{
+    rpc(client).await;
+    let before = client.host_calls();
+    for _ in 0..calls {
+        rpc(client).await;
+    }
+    (client.host_calls() - before) as f64 / calls as f64
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if let Ok(side) = std::env::var(callgrind::CHILD_ENV) {
+        return callgrind_client(&side).await;
+    }
     let full = std::env::args().any(|a| a == "--bench");
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let wanted = |section: &str| filters.is_empty() || filters.iter().any(|f| section.contains(f.as_str()));
@@ -287,6 +394,33 @@ async fn main() {
             format!("{:.2}", component / native),
             if callers == 64 { "≥ 0.90" } else { "" },
         ));
+    }
+
+    if wanted("host-calls") {
+        for (label, runtime) in [("HTTP/1.1", &h1), ("HTTP/2 (h2c)", &h2)] {
+            let mut client = runtime.client(options(&url)).await.unwrap();
+            let info = host_calls_per_call(&mut client, 10, async |c| {
+                c.get_vm_info(&vm_id).await.unwrap();
+            })
+            .await;
+            let list = host_calls_per_call(&mut client, 10, async |c| {
+                let request =
+                    ListVmsRequest { state_filter: Vec::new(), page_size: 0, page_token: String::new() };
+                c.list_vms(&request).await.unwrap();
+            })
+            .await;
+            rows.push(row(
+                format!("guest→host calls per GetVmInfo / ListVms, {label}"),
+                format!("{info:.0} / {list:.0}"),
+                "—",
+                "",
+                "",
+            ));
+        }
+    }
+
+    if wanted("instructions") {
+        instruction_rows(&mut rows, full, &url, &vm_id).await;
     }
 
     if wanted("instantiate") {
