@@ -1,7 +1,7 @@
 //! A fake SPIFFE Workload API (the `fake-workload-api` feature): a gRPC server on a unix
 //! socket that hands out X.509-SVIDs it is given, keeps streams open, and pushes a new SVID
-//! to every open stream on demand, as a SPIRE agent does on rotation. Tests use it in place
-//! of SPIRE, which this project cannot run.
+//! to every open stream on demand, as a SPIRE agent does on rotation. Tests use it for what a
+//! real SPIRE (tools/spire/spire.sh) cannot be made to do on demand.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,7 +50,7 @@ impl FakeWorkloadApi {
     pub fn start(socket: &Path, svid: Option<Svid>) -> std::io::Result<FakeWorkloadApi> {
         let _ = std::fs::remove_file(socket);
         let listener = UnixListener::bind(socket)?;
-        let state = Arc::new(watch::channel(svid.map(|s| response(&s))).0);
+        let state = Arc::new(watch::channel(svid.map(|s| response(std::slice::from_ref(&s)))).0);
         let service = Service { state: state.clone() };
         let server = tokio::spawn(async move {
             let serving = tonic::transport::Server::builder()
@@ -72,7 +72,13 @@ impl FakeWorkloadApi {
     /// Hands out `svid` from now on, pushing it to every open stream (rotation); `None`
     /// withdraws the identity.
     pub fn set_svid(&self, svid: Option<Svid>) {
-        self.state.send_replace(svid.map(|s| response(&s)));
+        self.state.send_replace(svid.map(|s| response(std::slice::from_ref(&s))));
+    }
+
+    /// Hands out all of `svids` from now on (the first is the default, as the Workload API
+    /// specifies), pushing them to every open stream; an empty list withdraws the identity.
+    pub fn set_svids(&self, svids: &[Svid]) {
+        self.state.send_replace((!svids.is_empty()).then(|| response(svids)));
     }
 }
 
@@ -83,15 +89,18 @@ impl Drop for FakeWorkloadApi {
     }
 }
 
-fn response(svid: &Svid) -> X509svidResponse {
+fn response(svids: &[Svid]) -> X509svidResponse {
     X509svidResponse {
-        svids: vec![X509svid {
-            spiffe_id: svid.spiffe_id.clone(),
-            x509_svid: svid.chain_der.clone(),
-            x509_svid_key: svid.key_der.clone(),
-            bundle: svid.bundle_der.clone(),
-            hint: String::new(),
-        }],
+        svids: svids
+            .iter()
+            .map(|svid| X509svid {
+                spiffe_id: svid.spiffe_id.clone(),
+                x509_svid: svid.chain_der.clone(),
+                x509_svid_key: svid.key_der.clone(),
+                bundle: svid.bundle_der.clone(),
+                hint: String::new(),
+            })
+            .collect(),
         crl: Vec::new(),
         federated_bundles: HashMap::new(),
     }
