@@ -18,6 +18,19 @@ step "clippy (native, all targets) and clippy (the guest for wasm32-wasip2)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p metald-guest --target wasm32-wasip2 -- -D warnings
 
+step "SPIRE $(awk '$1 == "github.com/spiffe/spire" { print $2 }' tools/spire/go.mod) for the SPIFFE tests (tools/spire: built once into target/spire, then reused)"
+(
+  cd tools/spire
+  unformatted="$(gofmt -l fixture)"
+  if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
+  go vet ./fixture
+)
+time tools/spire/spire.sh build
+# The fixture once by itself (start, stop), so that a broken SPIRE shows here and not as
+# failures of the tests that use it (tests/spire.rs, go/client and go/tlsmode spire_test.go).
+spire_dir="$(tools/spire/spire.sh start | python3 -c 'import json, sys; print(json.load(sys.stdin)["dir"])')"
+tools/spire/spire.sh stop "$spire_dir"
+
 step "Rust tests (unit and end to end)"
 cargo test --workspace
 
@@ -52,3 +65,13 @@ target/python-venv/bin/pytest -q python/tests
 
 step "the dev server driven by a Connect client this project did not write (buf curl)"
 (cd devserver/interop && npm ci --no-audit --no-fund && npm test)
+
+step "no SPIRE server or agent left running by the tests (tools/spire/spire.sh stops them)"
+for _ in $(seq 50); do
+  pgrep -f "^$(pwd -P)/target/spire/" >/dev/null || break
+  sleep 0.2
+done
+if pgrep -af "^$(pwd -P)/target/spire/"; then
+  echo "SPIRE processes are still running (listed above)" >&2
+  exit 1
+fi
