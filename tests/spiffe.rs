@@ -224,6 +224,29 @@ async fn the_dev_server_command_serves_spiffe_mtls() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_dev_server_command_refuses_a_spiffe_id_its_workload_api_does_not_offer() {
+    // Fake: runs without SPIRE built; tests/spire.rs has the dev server pick one of two SPIRE SVIDs.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("example.org");
+    let socket = dir.path().join("server-agent.sock");
+    let agent = FakeWorkloadApi::start(&socket, None).unwrap();
+    agent.set_svids(&[ca.svid("spiffe://example.org/a").0, ca.svid(SERVER_ID).0]);
+    let mut command = metald_host();
+    command.args(["dev-server", "--listen", "127.0.0.1:0", "--tls-mode", "spiffe"]).args([
+        "--spiffe-socket",
+        socket.to_str().unwrap(),
+        "--spiffe-id",
+        "spiffe://example.org/nope",
+    ]);
+    let output = run(command).await;
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let message = stderr(&output);
+    for part in ["spiffe://example.org/nope", "spiffe://example.org/a", SERVER_ID, socket.to_str().unwrap()] {
+        assert!(message.contains(part), "names {part}: {message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_svid_named_by_spiffe_id_is_presented_and_one_not_offered_is_an_error_listing_those_offered() {
     // Fake: the certificates are known here, so the test checks the exact leaf the server saw;
     // tests/spire.rs does the same against SPIRE with two registrations.

@@ -68,18 +68,23 @@ fn identity(der: &CertificateDer<'_>) -> (String, String) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_runs_a_vm_lifecycle_with_spire_issued_svids_on_both_sides() {
     // Real SPIRE: both identities are SVIDs from its CA, handed out by its agent to two
-    // workloads (the CLI binary and a copy of it serving as the dev server).
+    // workloads (the CLI binary and a copy of it serving as the dev server). The dev server has
+    // two SVIDs, /metald-other first, and presents /metald because of --spiffe-id.
     let work = work_dir();
     let server_binary = workload_copy(Path::new(METALD_HOST), work.path(), "metald-devserver");
     let Some(spire) = Spire::start(&[
         format!("id={CLIENT_ID},path={METALD_HOST}"),
-        format!("id={SERVER_ID},path={}", server_binary.display()),
+        format!("id={SERVER_ID}-other,path={},entry_id=metald-test-1", server_binary.display()),
+        format!("id={SERVER_ID},path={},entry_id=metald-test-2", server_binary.display()),
     ]) else {
         return;
     };
     let socket = spire.socket();
-    let (mut child, url) =
-        spawn_dev_server_at(&server_binary, &["--tls-mode", "spiffe", "--spiffe-socket", socket]).await;
+    let (mut child, url) = spawn_dev_server_at(
+        &server_binary,
+        &["--tls-mode", "spiffe", "--spiffe-socket", socket, "--spiffe-id", SERVER_ID],
+    )
+    .await;
     let cli = |rest: Vec<String>| {
         let url = url.clone();
         async move {

@@ -26,9 +26,10 @@ async fn config(args: &DevServerArgs, connection: &Connection) -> Result<DevServ
         },
         TlsMode::Spiffe => {
             let (endpoint, _) = metald_host::tls::spiffe_endpoint(&connection.spiffe_socket);
-            let acceptor = TlsAcceptor::spiffe(&endpoint, connection.spiffe_timeout)
-                .await
-                .map_err(|e| CliError::Input(e.to_string()))?;
+            let acceptor =
+                TlsAcceptor::spiffe_as(&endpoint, connection.spiffe_timeout, connection.spiffe_id.as_deref())
+                    .await
+                    .map_err(|e| CliError::Input(e.to_string()))?;
             Arc::new(acceptor)
         }
     };
