@@ -22,6 +22,19 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p metald-guest --target wasm32-wasip2 -- -D warnings
 cargo clippy -p metald-example-plugin --target wasm32-wasip2 -- -D warnings
 
+step "SPIRE $(awk '$1 == "github.com/spiffe/spire" { print $2 }' tools/spire/go.mod) for the SPIFFE tests (tools/spire: built once into target/spire, then reused)"
+(
+  cd tools/spire
+  unformatted="$(gofmt -l fixture)"
+  if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
+  go vet ./fixture
+)
+time tools/spire/spire.sh build
+# The fixture once by itself (start, stop), so that a broken SPIRE shows here and not as
+# failures of the tests that use it (tests/spire.rs, go/client and go/tlsmode spire_test.go).
+spire_dir="$(tools/spire/spire.sh start | python3 -c 'import json, sys; print(json.load(sys.stdin)["dir"])')"
+tools/spire/spire.sh stop "$spire_dir"
+
 step "Rust tests (unit and end to end)"
 cargo test --workspace
 
@@ -55,8 +68,6 @@ target/python-venv/bin/pip install --quiet --disable-pip-version-check -e 'pytho
 target/python-venv/bin/ruff check python/src python/tests python/setup.py
 target/python-venv/bin/ruff format --check python/src python/tests python/setup.py
 (cd python && ../target/python-venv/bin/mypy src tests)
-# SPIRE for python/tests/test_spire.py (built once into target/spire; a no-op afterwards).
-tools/spire/spire.sh build
 METALD_HOST_BIN="$PWD/target/debug/metald-host" \
   METALD_FAKE_WORKLOAD_API_BIN="$PWD/target/debug/metald-fake-workload-api" \
   target/python-venv/bin/pytest -q python/tests
@@ -66,3 +77,13 @@ METALD_HOST_BIN="$PWD/target/debug/metald-host" python/scripts/check-wheel.sh
 
 step "the dev server driven by a Connect client this project did not write (buf curl)"
 (cd devserver/interop && npm ci --no-audit --no-fund && npm test)
+
+step "no SPIRE server or agent left running by the tests (tools/spire/spire.sh stops them)"
+for _ in $(seq 50); do
+  pgrep -f "^$(pwd -P)/target/spire/" >/dev/null || break
+  sleep 0.2
+done
+if pgrep -af "^$(pwd -P)/target/spire/"; then
+  echo "SPIRE processes are still running (listed above)" >&2
+  exit 1
+fi

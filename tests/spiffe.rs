@@ -1,5 +1,7 @@
-//! SPIFFE mTLS end to end: a fake Workload API hands out SVIDs (SPIRE cannot run here), the
-//! dev server runs in SPIFFE mode, and the client authorizes it like metald does.
+//! SPIFFE mTLS end to end with a fake Workload API (devserver/src/workload_api.rs) handing
+//! out SVIDs of an in-process CA: the dev server runs in SPIFFE mode, and the client authorizes
+//! it like metald does. tests/spire.rs runs the same paths against a real SPIRE; these stay for
+//! what SPIRE cannot be made to do on demand, each test says which.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -12,7 +14,7 @@ use metald_devserver::tls::{PeerLog, TlsAcceptor};
 use metald_devserver::workload_api::FakeWorkloadApi;
 use metald_devserver::{DevServer, DevServerConfig};
 use metald_host::bindings::types::ErrorCode;
-use metald_host::tls::{SpiffeConfig, SpiffeTls, summarize};
+use metald_host::tls::{Setting, SpiffeConfig, SpiffeTls, summarize};
 use metald_host::transport::{AllowList, AllowedHost, TransportConfig};
 use metald_host::{Runtime, RuntimeConfig};
 use rustls::pki_types::CertificateDer;
@@ -38,10 +40,21 @@ async fn spiffe_runtime(
     socket: &Path,
     server_spiffe_id: Option<&str>,
 ) -> Result<Runtime, metald_host::Error> {
+    spiffe_runtime_as(url, socket, server_spiffe_id, None).await
+}
+
+/// [`spiffe_runtime`] presenting the SVID with `spiffe_id`.
+async fn spiffe_runtime_as(
+    url: &str,
+    socket: &Path,
+    server_spiffe_id: Option<&str>,
+    spiffe_id: Option<&str>,
+) -> Result<Runtime, metald_host::Error> {
     let provider = SpiffeTls::new(SpiffeConfig {
         socket: socket.display().to_string(),
         timeout: Duration::from_secs(3),
         server_spiffe_id: server_spiffe_id.map(str::to_string),
+        spiffe_id: spiffe_id.map(str::to_string),
     })
     .await?;
     let allow = AllowList::new(vec![AllowedHost::parse(url).unwrap()]);
@@ -66,6 +79,8 @@ fn serial(der: &CertificateDer<'_>) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn spiffe_lifecycle_over_mtls_from_the_cli_and_the_library() {
+    // Fake: checks the exact certificate the server saw against one made here, and runs
+    // without SPIRE built; tests/spire.rs runs the lifecycle against SPIRE.
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("example.org");
     let (server, _server_agent, peers) = spiffe_server(dir.path(), &ca, SERVER_ID).await;
@@ -99,6 +114,7 @@ async fn spiffe_lifecycle_over_mtls_from_the_cli_and_the_library() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_outside_our_trust_domain_is_refused() {
+    // Fake: a foreign trust domain, which one SPIRE deployment does not issue.
     let dir = tempfile::tempdir().unwrap();
     let (ours, theirs) = (Ca::new("example.org"), Ca::new("other.org"));
     let (server, _server_agent, _) = spiffe_server(dir.path(), &theirs, "spiffe://other.org/metald").await;
@@ -114,6 +130,7 @@ async fn a_server_outside_our_trust_domain_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_spiffe_id_other_than_the_one_required_is_refused() {
+    // Fake: runs without SPIRE built; tests/spire.rs checks the same refusal against SPIRE.
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("example.org");
     let (server, _server_agent, _) = spiffe_server(dir.path(), &ca, SERVER_ID).await;
@@ -133,6 +150,8 @@ async fn a_server_spiffe_id_other_than_the_one_required_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_or_identity_less_workload_api_is_an_error_and_nothing_is_sent() {
+    // Fake: a missing socket and a stale one are no SPIRE states; tests/spire.rs has SPIRE's
+    // own "no identity issued" for an unregistered workload.
     let dir = tempfile::tempdir().unwrap();
     let target = dev_server().await;
     let missing = dir.path().join("nope.sock");
@@ -161,6 +180,8 @@ async fn a_missing_or_identity_less_workload_api_is_an_error_and_nothing_is_sent
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_svid_is_presented_by_the_next_new_connection() {
+    // Fake: rotation at a chosen moment, to a certificate known here (SPIRE rotates on its own
+    // schedule; tests/spire.rs waits for that).
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("example.org");
     let (server, _server_agent, peers) = spiffe_server(dir.path(), &ca, SERVER_ID).await;
@@ -189,6 +210,7 @@ async fn a_rotated_svid_is_presented_by_the_next_new_connection() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dev_server_command_serves_spiffe_mtls() {
+    // Fake: runs without SPIRE built; tests/spire.rs runs the dev server command under SPIRE.
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("example.org");
     let server_socket = dir.path().join("server-agent.sock");
@@ -199,4 +221,81 @@ async fn the_dev_server_command_serves_spiffe_mtls() {
         spawn_dev_server(&["--tls-mode", "spiffe", "--spiffe-socket", server_socket.to_str().unwrap()]).await;
     ok(&spiffe_cli(&url, client_socket.to_str().unwrap(), &["create-and-boot"]).await);
     child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dev_server_command_refuses_a_spiffe_id_its_workload_api_does_not_offer() {
+    // Fake: runs without SPIRE built; tests/spire.rs has the dev server pick one of two SPIRE SVIDs.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("example.org");
+    let socket = dir.path().join("server-agent.sock");
+    let agent = FakeWorkloadApi::start(&socket, None).unwrap();
+    agent.set_svids(&[ca.svid("spiffe://example.org/a").0, ca.svid(SERVER_ID).0]);
+    let mut command = metald_host();
+    command.args(["dev-server", "--listen", "127.0.0.1:0", "--tls-mode", "spiffe"]).args([
+        "--spiffe-socket",
+        socket.to_str().unwrap(),
+        "--spiffe-id",
+        "spiffe://example.org/nope",
+    ]);
+    let output = run(command).await;
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    let message = stderr(&output);
+    for part in ["spiffe://example.org/nope", "spiffe://example.org/a", SERVER_ID, socket.to_str().unwrap()] {
+        assert!(message.contains(part), "names {part}: {message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_svid_named_by_spiffe_id_is_presented_and_one_not_offered_is_an_error_listing_those_offered() {
+    // Fake: the certificates are known here, so the test checks the exact leaf the server saw;
+    // tests/spire.rs does the same against SPIRE with two registrations.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("example.org");
+    let (server, _server_agent, peers) = spiffe_server(dir.path(), &ca, SERVER_ID).await;
+    let socket = dir.path().join("client-agent.sock");
+    let agent = FakeWorkloadApi::start(&socket, None).unwrap();
+    let (a, b) = ("spiffe://example.org/a", "spiffe://example.org/b");
+    let ((svid_a, leaf_a), (svid_b, leaf_b)) = (ca.svid(a), ca.svid(b));
+    agent.set_svids(&[svid_a, svid_b]);
+    let url = server.url();
+    for (wanted, leaf) in [(None, &leaf_a), (Some(a), &leaf_a), (Some(b), &leaf_b)] {
+        let runtime = spiffe_runtime_as(&url, &socket, Some(SERVER_ID), wanted).await.unwrap();
+        let mut client = runtime.client(options(&url)).await.unwrap();
+        client.list_all_vms(&[]).await.unwrap();
+        let last = peers.certificates().last().cloned().unwrap();
+        assert_eq!(last.as_ref(), leaf.der.as_slice(), "{wanted:?}: the server saw that SVID");
+    }
+
+    let requests = server.stats().requests;
+    let settings = |id: &str| SpiffeConfig {
+        socket: socket.display().to_string(),
+        timeout: Duration::from_secs(3),
+        server_spiffe_id: None,
+        spiffe_id: Some(id.to_string()),
+    };
+    let error = SpiffeTls::new(settings("spiffe://example.org/c")).await.err().expect("c is not offered");
+    assert_eq!(error.setting(), Some(Setting::SpiffeId));
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the client SPIFFE ID spiffe://example.org/c is not among the X.509-SVIDs that the SPIFFE \
+             Workload API at unix:{} offers ({a}, {b})",
+            socket.display()
+        )
+    );
+    for malformed in ["spiffe://example.org", "example.org/a", "spiffe://example.org/a/../b"] {
+        let error = SpiffeTls::new(settings(malformed)).await.err().expect("malformed");
+        assert_eq!(error.setting(), Some(Setting::SpiffeId), "{malformed}");
+        assert!(error.to_string().contains(malformed), "{error}");
+    }
+    let output =
+        spiffe_cli(&url, socket.to_str().unwrap(), &["--spiffe-id", "spiffe://example.org/c", "list"]).await;
+    assert_eq!(code(&output), 1);
+    assert!(
+        stderr(&output).starts_with("--spiffe-id: the client SPIFFE ID spiffe://example.org/c"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(server.stats().requests, requests, "nothing sent");
 }

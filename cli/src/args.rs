@@ -98,6 +98,10 @@ pub struct ConnectionArgs {
     /// Accept only this SPIFFE ID for the server (default: any ID in our trust domain).
     #[arg(long, global = true, value_name = "ID")]
     pub server_spiffe_id: Option<String>,
+    /// Present the SVID with this SPIFFE ID when the Workload API offers several (default:
+    /// the first); an ID it does not offer is an error.
+    #[arg(long, global = true, value_name = "ID", env = "UNKEY_METALD_SPIFFE_ID", hide_env_values = true)]
+    pub spiffe_id: Option<String>,
     /// Client certificate (PEM) presented in file mode.
     #[arg(long, global = true, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,

@@ -35,6 +35,8 @@ pub struct Connection {
     pub spiffe_timeout: Duration,
     /// The only SPIFFE ID accepted for the peer, if set.
     pub server_spiffe_id: Option<String>,
+    /// Which of our SVIDs to present, by SPIFFE ID (default: the first).
+    pub spiffe_id: Option<String>,
     /// Certificate (PEM) presented in file mode.
     pub tls_cert: Option<PathBuf>,
     /// Its private key (PEM).
@@ -76,6 +78,7 @@ impl Connection {
             spiffe_socket,
             spiffe_timeout: args.spiffe_timeout,
             server_spiffe_id: args.server_spiffe_id.clone(),
+            spiffe_id: args.spiffe_id.clone(),
             tls_cert: args.tls_cert.clone(),
             tls_key: args.tls_key.clone(),
             tls_ca: args.tls_ca.clone(),
@@ -132,6 +135,7 @@ impl Connection {
                     socket: self.spiffe_socket.clone(),
                     timeout: self.spiffe_timeout,
                     server_spiffe_id: self.server_spiffe_id.clone(),
+                    spiffe_id: self.spiffe_id.clone(),
                 })
                 .await
                 .map_err(tls_error)?,
@@ -151,6 +155,7 @@ fn flag(setting: tls::Setting) -> &'static str {
         tls::Setting::CaCertificates => "--tls-ca",
         tls::Setting::ServerSpiffeId => "--server-spiffe-id",
         tls::Setting::SpiffeSocket => "--spiffe-socket",
+        tls::Setting::SpiffeId => "--spiffe-id",
     }
 }
 

@@ -31,7 +31,7 @@ async fn config(args: &DevServerArgs, connection: &Connection) -> Result<DevServ
         },
         TlsMode::Spiffe => {
             let (endpoint, _) = metald_host::tls::spiffe_endpoint(&connection.spiffe_socket);
-            TlsAcceptor::spiffe(&endpoint, connection.spiffe_timeout)
+            TlsAcceptor::spiffe_as(&endpoint, connection.spiffe_timeout, connection.spiffe_id.as_deref())
                 .await
                 .map_err(|e| CliError::Input(e.to_string()))?
         }

@@ -135,6 +135,15 @@ async fn linger(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_millis(200), draining).await;
 }
 
+/// Picks the SVID with one SPIFFE ID (none with it leaves the source without identity).
+struct IdPicker(spiffe::SpiffeId);
+
+impl spiffe::x509_source::SvidPicker for IdPicker {
+    fn pick_svid(&self, svids: &[Arc<spiffe::X509Svid>]) -> Option<usize> {
+        svids.iter().position(|svid| svid.spiffe_id() == &self.0)
+    }
+}
+
 /// A TLS listener.
 pub struct TlsAcceptor {
     acceptor: tokio_rustls::TlsAcceptor,
@@ -168,8 +177,37 @@ impl TlsAcceptor {
     /// SPIFFE mode: our SVID from the Workload API at `endpoint` (e.g. `unix:/path`); clients
     /// must present an SVID from our trust domain.
     pub async fn spiffe(endpoint: &str, timeout: Duration) -> Result<Self, TlsSetupError> {
+        Self::spiffe_as(endpoint, timeout, None).await
+    }
+
+    /// [`TlsAcceptor::spiffe`] presenting the SVID with `spiffe_id` when the Workload API
+    /// offers several (default: the first); an ID it does not offer is an error listing those
+    /// it does.
+    pub async fn spiffe_as(
+        endpoint: &str,
+        timeout: Duration,
+        spiffe_id: Option<&str>,
+    ) -> Result<Self, TlsSetupError> {
         let error = |reason: String| TlsSetupError::Spiffe { endpoint: endpoint.to_string(), reason };
-        let building = spiffe::X509Source::builder().endpoint(endpoint).initial_sync_timeout(timeout).build();
+        let mut builder = spiffe::X509Source::builder().endpoint(endpoint).initial_sync_timeout(timeout);
+        if let Some(id) = spiffe_id {
+            let wanted = spiffe::SpiffeId::new(id).map_err(|e| error(format!("SPIFFE ID {id:?}: {e}")))?;
+            let offered =
+                async { spiffe::WorkloadApiClient::connect_to(endpoint).await?.fetch_all_x509_svids().await };
+            let offered = tokio::time::timeout(timeout, offered)
+                .await
+                .map_err(|_| error(format!("no SVID within {timeout:?}")))?
+                .map_err(|e| error(e.to_string()))?;
+            if !offered.iter().any(|svid| svid.spiffe_id() == &wanted) {
+                let ids: Vec<String> = offered.iter().map(|svid| svid.spiffe_id().to_string()).collect();
+                return Err(error(format!(
+                    "offers no SVID with SPIFFE ID {id} (it offers {})",
+                    ids.join(", ")
+                )));
+            }
+            builder = builder.picker(IdPicker(wanted));
+        }
+        let building = builder.build();
         let source = tokio::time::timeout(timeout + Duration::from_secs(1), building)
             .await
             .map_err(|_| error(format!("no SVID within {timeout:?}")))?

@@ -1,9 +1,9 @@
 //! A fake SPIFFE Workload API (the `fake-workload-api` feature): a gRPC server on a unix
 //! socket that hands out X.509-SVIDs it is given, keeps streams open, and pushes a new SVID
 //! to every open stream on demand, as a SPIRE agent does on rotation. Tests use it for what
-//! a real SPIRE agent cannot be made to do on demand (stalls, garbage, a foreign trust
-//! domain, withdrawn identities); the `metald-fake-workload-api` binary serves it to tests
-//! in other languages.
+//! a real SPIRE (tools/spire/spire.sh) cannot be made to do on demand (stalls, garbage, a
+//! foreign trust domain, withdrawn identities, rotation at a chosen moment); the
+//! `metald-fake-workload-api` binary serves it to tests in other languages.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,15 +50,15 @@ pub struct FakeWorkloadApi {
 impl FakeWorkloadApi {
     /// Listens on `socket` (replacing a stale file), handing out `svid` if given.
     pub fn start(socket: &Path, svid: Option<Svid>) -> std::io::Result<FakeWorkloadApi> {
-        FakeWorkloadApi::start_with(socket, svid.into_iter().collect())
+        FakeWorkloadApi::start_with(socket, svid.as_slice())
     }
 
     /// Listens on `socket` (replacing a stale file), handing out `svids` (the first is the
     /// default one, as the Workload API specifies); none means no identity is issued.
-    pub fn start_with(socket: &Path, svids: Vec<Svid>) -> std::io::Result<FakeWorkloadApi> {
+    pub fn start_with(socket: &Path, svids: &[Svid]) -> std::io::Result<FakeWorkloadApi> {
         let _ = std::fs::remove_file(socket);
         let listener = UnixListener::bind(socket)?;
-        let state = Arc::new(watch::channel(response(&svids)).0);
+        let state = Arc::new(watch::channel(response(svids)).0);
         let service = Service { state: state.clone() };
         let server = tokio::spawn(async move {
             let serving = tonic::transport::Server::builder()
@@ -80,13 +80,13 @@ impl FakeWorkloadApi {
     /// Hands out `svid` from now on, pushing it to every open stream (rotation); `None`
     /// withdraws the identity.
     pub fn set_svid(&self, svid: Option<Svid>) {
-        self.set_svids(svid.into_iter().collect());
+        self.set_svids(svid.as_slice());
     }
 
     /// Hands out `svids` from now on (the first is the default), pushing them to every open
     /// stream; an empty list withdraws the identity.
-    pub fn set_svids(&self, svids: Vec<Svid>) {
-        self.state.send_replace(response(&svids));
+    pub fn set_svids(&self, svids: &[Svid]) {
+        self.state.send_replace(response(svids));
     }
 }
 

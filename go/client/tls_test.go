@@ -236,6 +236,7 @@ func (w *spiffeMTLSWorld) config() Config {
 }
 
 func TestSpiffeMTLSAgainstTheDevServer(t *testing.T) {
+	// Fake: runs without SPIRE built and checks exact certificates; spire_test.go runs the lifecycle against SPIRE.
 	w := newSpiffeMTLSWorld(t)
 
 	t.Run("lifecycle", func(t *testing.T) {
@@ -287,6 +288,7 @@ func TestSpiffeMTLSAgainstTheDevServer(t *testing.T) {
 // TestSpiffeMTLSWithoutWorkloadAPI: New fails within SPIFFETimeout, naming the socket, and
 // nothing reaches the server, in plain text or otherwise.
 func TestSpiffeMTLSWithoutWorkloadAPI(t *testing.T) {
+	// No Workload API at all: nothing for SPIRE to do.
 	// A listener stands for the server.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -337,6 +339,7 @@ func TestSpiffeMTLSWithoutWorkloadAPI(t *testing.T) {
 // client keeps working, makes new connections with the new SVID, and keeps working after
 // the old SVID expired — which, as a control client shows, the server would refuse.
 func TestSpiffeMTLSRotationThroughNew(t *testing.T) {
+	// Fake: rotation at a chosen moment (SPIRE rotates on its own schedule; tests/spire.rs waits for it).
 	w := newSpiffeMTLSWorld(t)
 	// A proxy in front of the server counts connections and can cut them.
 	server, err := url.Parse(w.url)

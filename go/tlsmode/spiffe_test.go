@@ -40,6 +40,7 @@ func (w *spiffeWorld) options() Options {
 }
 
 func TestSpiffePresentsSVIDAndAuthorizesByTrustDomain(t *testing.T) {
+	// Fake: the server sees a certificate made here, checked exactly; spire_test.go uses SPIRE.
 	w := newSpiffeWorld(t)
 	for _, sock := range []string{w.sock, "unix:" + w.sock, "unix://" + w.sock} {
 		o := w.options()
@@ -76,6 +77,7 @@ func TestSpiffePresentsSVIDAndAuthorizesByTrustDomain(t *testing.T) {
 }
 
 func TestSpiffeRefusesOtherTrustDomain(t *testing.T) {
+	// Fake: a foreign trust domain, which one SPIRE deployment does not issue.
 	w := newSpiffeWorld(t)
 	otherCA := fakeworkload.NewCA(t, "other.org")
 	other := tlsServer(t, otherCA.Issue(t, fakeworkload.LeafOptions{URIs: []string{"spiffe://other.org/metald"}}), nil)
@@ -112,6 +114,7 @@ func TestSpiffeRefusesOtherTrustDomain(t *testing.T) {
 }
 
 func TestSpiffeMissingSocketIsAnErrorNotPlaintext(t *testing.T) {
+	// No Workload API at all: nothing for SPIRE to do.
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	start := time.Now()
 	p, err := New(context.Background(), Options{SPIFFESocketPath: sock, SPIFFETimeout: 2 * time.Second})
@@ -142,6 +145,7 @@ func TestSpiffeMissingSocketIsAnErrorNotPlaintext(t *testing.T) {
 }
 
 func TestSpiffeUnreachableSocket(t *testing.T) {
+	// A dead socket file: no SPIRE state.
 	dir, err := os.MkdirTemp("", "wl")
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +175,7 @@ func TestSpiffeUnreachableSocket(t *testing.T) {
 }
 
 func TestSpiffeNoIdentity(t *testing.T) {
+	// Fake: stalls and refusals on demand, which SPIRE does not do.
 	const timeout = 1500 * time.Millisecond
 	for _, c := range []struct {
 		name string
@@ -212,6 +217,7 @@ func TestSpiffeNoIdentity(t *testing.T) {
 }
 
 func TestSpiffeRotation(t *testing.T) {
+	// Fake: rotation at a chosen moment (SPIRE rotates on its own schedule; tests/spire.rs waits for it).
 	w := newSpiffeWorld(t)
 	p := newProvider(t, w.options())
 	cfg1, key1 := p.Config()
@@ -245,6 +251,7 @@ func TestSpiffeRotation(t *testing.T) {
 }
 
 func TestSpiffeChoosesAmongSVIDs(t *testing.T) {
+	// Fake: hints and exact leaves known here; spire_test.go checks ClientSPIFFEID against SPIRE.
 	w := newSpiffeWorld(t)
 	a := w.ca.Issue(t, fakeworkload.LeafOptions{URIs: []string{"spiffe://example.org/a"}})
 	b := w.ca.Issue(t, fakeworkload.LeafOptions{URIs: []string{"spiffe://example.org/b"}})
@@ -290,6 +297,7 @@ func TestSpiffeChoosesAmongSVIDs(t *testing.T) {
 }
 
 func TestSpiffeSVIDWithdrawn(t *testing.T) {
+	// Fake: an SVID withdrawn at a chosen moment.
 	w := newSpiffeWorld(t)
 	o := w.options()
 	o.ClientSPIFFEID = "spiffe://example.org/client"

@@ -65,7 +65,12 @@ pub const METALD_HOST: &str =
 
 /// The `metald-host` binary with a clean environment (no `UNKEY_*` settings).
 pub fn metald_host() -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(METALD_HOST);
+    metald_host_at(std::path::Path::new(METALD_HOST))
+}
+
+/// [`metald_host`] from a copy of the binary at `binary` (a workload of its own to SPIRE).
+pub fn metald_host_at(binary: &std::path::Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(binary);
     for (key, _) in std::env::vars() {
         if key.starts_with("UNKEY_METALD_") || key == "SPIFFE_ENDPOINT_SOCKET" || key == "RUST_LOG" {
             command.env_remove(key);
@@ -130,7 +135,12 @@ pub mod certs;
 
 /// Starts `metald-host dev-server` with `args` and returns it with the URL it printed.
 pub async fn spawn_dev_server(args: &[&str]) -> (tokio::process::Child, String) {
-    let mut command = metald_host();
+    spawn_dev_server_at(std::path::Path::new(METALD_HOST), args).await
+}
+
+/// [`spawn_dev_server`] from a copy of the binary at `binary`.
+pub async fn spawn_dev_server_at(binary: &std::path::Path, args: &[&str]) -> (tokio::process::Child, String) {
+    let mut command = metald_host_at(binary);
     command.args(["dev-server", "--listen", "127.0.0.1:0"]).args(args).stdout(std::process::Stdio::piped());
     let mut child = command.spawn().expect("dev-server starts");
     let stdout = child.stdout.take().expect("stdout");

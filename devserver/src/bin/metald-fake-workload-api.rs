@@ -63,9 +63,8 @@ fn load(args: &Args) -> Result<Vec<Svid>, TlsSetupError> {
     args.svids
         .iter()
         .map(|spec| {
-            let (cert, key) = spec
-                .split_once(':')
-                .ok_or_else(|| file_error(Path::new(spec), "--svid expects CERT:KEY"))?;
+            let (cert, key) =
+                spec.split_once(':').ok_or_else(|| file_error(Path::new(spec), "--svid expects CERT:KEY"))?;
             let (cert, key) = (Path::new(cert), Path::new(key));
             let chain = read_certificates(cert)?;
             let key_der = PrivatePkcs8KeyDer::from_pem_file(key).map_err(|e| file_error(key, e))?;
@@ -96,16 +95,16 @@ async fn serve(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
-    let api = FakeWorkloadApi::start_with(&args.socket, svids)
+    let api = FakeWorkloadApi::start_with(&args.socket, &svids)
         .map_err(|e| format!("--socket {}: {e}", args.socket.display()))?;
     println!("{}", api.endpoint());
     loop {
         tokio::select! {
             _ = hangup.recv() => match load(args) {
-                Ok(svids) => api.set_svids(svids),
+                Ok(svids) => api.set_svids(&svids),
                 Err(error) => {
                     eprintln!("metald-fake-workload-api: {error}; the identity is withdrawn");
-                    api.set_svids(Vec::new());
+                    api.set_svids(&[]);
                 }
             },
             _ = terminate.recv() => return Ok(()),

@@ -40,6 +40,8 @@ pub enum Setting {
     ServerSpiffeId,
     /// [`SpiffeConfig::socket`].
     SpiffeSocket,
+    /// [`SpiffeConfig::spiffe_id`]: which of our SVIDs to present.
+    SpiffeId,
 }
 
 impl fmt::Display for Setting {
@@ -50,6 +52,7 @@ impl fmt::Display for Setting {
             Setting::CaCertificates => "the CA certificate file",
             Setting::ServerSpiffeId => "the expected server SPIFFE ID",
             Setting::SpiffeSocket => "the SPIFFE Workload API socket",
+            Setting::SpiffeId => "the client SPIFFE ID",
         })
     }
 }
@@ -109,6 +112,28 @@ pub enum TlsError {
         #[source]
         source: Option<Cause>,
     },
+    /// The client SPIFFE ID to present is not a workload's SPIFFE ID.
+    #[error("{} {id:?} is not a workload's SPIFFE ID: {problem}", Setting::SpiffeId)]
+    SpiffeIdMalformed {
+        /// The configured text.
+        id: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The Workload API offers no X.509-SVID with the client SPIFFE ID asked for.
+    #[error(
+        "{} {id} is not among the X.509-SVIDs that the SPIFFE Workload API at {endpoint} offers ({})",
+        Setting::SpiffeId,
+        if offered.is_empty() { "none".to_string() } else { offered.join(", ") }
+    )]
+    SvidNotOffered {
+        /// The Workload API endpoint (`unix:/path`, `tcp://ip:port`).
+        endpoint: String,
+        /// The SPIFFE ID asked for.
+        id: String,
+        /// The SPIFFE IDs of the SVIDs offered, in the Workload API's order.
+        offered: Vec<String>,
+    },
     /// rustls refused to build the client configuration (protocol versions, verifier, client
     /// certificate).
     #[error("building the TLS client configuration")]
@@ -127,6 +152,7 @@ impl TlsError {
             TlsError::Unpaired { missing, .. } => Some(*missing),
             TlsError::Policy(error) => error.setting(),
             TlsError::NoSocket { .. } | TlsError::Spiffe { .. } => Some(Setting::SpiffeSocket),
+            TlsError::SpiffeIdMalformed { .. } | TlsError::SvidNotOffered { .. } => Some(Setting::SpiffeId),
             TlsError::Config(_) | TlsError::Offline => None,
         }
     }
@@ -274,6 +300,7 @@ mod tests {
             socket: socket.into(),
             timeout: std::time::Duration::from_secs(1),
             server_spiffe_id: None,
+            spiffe_id: None,
         })
         .await
         .err()

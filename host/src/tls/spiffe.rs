@@ -27,6 +27,33 @@ pub struct SpiffeConfig {
     pub timeout: Duration,
     /// Accept only this server SPIFFE ID (default: our trust domain).
     pub server_spiffe_id: Option<String>,
+    /// Present the X.509-SVID with this SPIFFE ID when the Workload API offers several
+    /// (default: the first, which the Workload API makes the default). An ID it does not
+    /// offer is an error listing those it does, never a fall back to another SVID.
+    pub spiffe_id: Option<String>,
+}
+
+/// Picks the SVID with one SPIFFE ID among those the Workload API offers (spiffe's
+/// [`spiffe::x509_source::SvidPicker`]: none with it leaves the source without identity).
+struct IdPicker(spiffe::SpiffeId);
+
+impl spiffe::x509_source::SvidPicker for IdPicker {
+    fn pick_svid(&self, svids: &[Arc<spiffe::X509Svid>]) -> Option<usize> {
+        svids.iter().position(|svid| svid.spiffe_id() == &self.0)
+    }
+}
+
+/// The SPIFFE ID of [`SpiffeConfig::spiffe_id`], checked: a workload's SPIFFE ID.
+fn wanted_id(id: &str) -> Result<spiffe::SpiffeId, TlsError> {
+    let malformed = |problem: String| TlsError::SpiffeIdMalformed { id: id.to_string(), problem };
+    let text = SpiffeIdText::parse(id).map_err(|e| malformed(e.to_string()))?;
+    if text.path().is_empty() {
+        return Err(malformed(format!(
+            "it is a bare trust domain; name the workload (spiffe://{}/...)",
+            text.trust_domain()
+        )));
+    }
+    spiffe::SpiffeId::new(id).map_err(|e| malformed(e.to_string()))
 }
 
 /// The Workload API endpoint of a socket setting, and the file to check, if any.
@@ -60,6 +87,7 @@ pub struct SpiffeTls {
 impl SpiffeTls {
     /// Connects to the Workload API and waits (at most `timeout`) for an SVID.
     pub async fn new(settings: SpiffeConfig) -> Result<Self, TlsError> {
+        let wanted = settings.spiffe_id.as_deref().map(wanted_id).transpose()?;
         let (endpoint, path) = endpoint(&settings.socket);
         if let Some(path) = &path
             && !std::path::Path::new(path).exists()
@@ -67,9 +95,11 @@ impl SpiffeTls {
             return Err(TlsError::NoSocket { path: path.into() });
         }
         // One direct fetch first: it fails fast and says why (refused, no identity, ...),
-        // where the source would only report that its first sync timed out.
-        let probe = async { spiffe::WorkloadApiClient::connect_to(&endpoint).await?.fetch_x509_svid().await };
-        match tokio::time::timeout(settings.timeout, probe).await {
+        // where the source would only report that its first sync timed out; and it lists the
+        // SVIDs offered, to check the one asked for against.
+        let probe =
+            async { spiffe::WorkloadApiClient::connect_to(&endpoint).await?.fetch_all_x509_svids().await };
+        let offered = match tokio::time::timeout(settings.timeout, probe).await {
             Err(_) => {
                 let problem = format!("no X.509-SVID within {:?}", settings.timeout);
                 return Err(spiffe_error(&endpoint, problem, None));
@@ -77,11 +107,21 @@ impl SpiffeTls {
             Ok(Err(error)) => {
                 return Err(spiffe_error(&endpoint, "fetching an X.509-SVID", Some(error.into())));
             }
-            Ok(Ok(_)) => {}
+            Ok(Ok(svids)) => svids,
+        };
+        let mut builder =
+            spiffe::X509Source::builder().endpoint(endpoint.as_str()).initial_sync_timeout(settings.timeout);
+        if let Some(wanted) = wanted {
+            if !offered.iter().any(|svid| svid.spiffe_id() == &wanted) {
+                return Err(TlsError::SvidNotOffered {
+                    endpoint,
+                    id: wanted.to_string(),
+                    offered: offered.iter().map(|svid| svid.spiffe_id().to_string()).collect(),
+                });
+            }
+            builder = builder.picker(IdPicker(wanted));
         }
-        let source = spiffe::X509Source::builder()
-            .endpoint(endpoint.as_str())
-            .initial_sync_timeout(settings.timeout)
+        let source = builder
             .build()
             .await
             .map_err(|e| spiffe_error(&endpoint, "starting the X.509 source", Some(e.into())))?;
