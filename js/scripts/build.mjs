@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Transpiles the metald component (built by cargo) into generated/ with jco:
 // ES module glue in `--instantiation sync` mode (so each createMetald() can supply its own
-// wasi:http transport), the core wasm modules, and TypeScript declarations.
+// wasi:http transport), the core wasm modules, and TypeScript declarations; and copies the
+// SPIFFE Workload API proto the SPIFFE mode loads (src/workload-api.js) from the one the fake
+// Workload API is built from (devserver/proto/workload.proto), so the package carries it.
 //
 //   METALD_COMPONENT   path of the component (default ../target/wasm32-wasip2/component/metald_guest.wasm)
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,4 +67,5 @@ const info = {
   jco: '--instantiation sync --name metald',
 };
 writeFileSync(join(outDir, 'BUILD_INFO.json'), `${JSON.stringify(info, null, 2)}\n`);
+copyFileSync(resolve(root, '../devserver/proto/workload.proto'), join(outDir, 'workload.proto'));
 console.error(`built generated/ from ${relative(root, component)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);

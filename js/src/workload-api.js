@@ -81,10 +81,10 @@ export class SpiffeError extends Error {
 
 let serviceClass;
 
-/** The generated client class of `SpiffeWorkloadAPI`, from proto/workload.proto. */
+/** The generated client class of `SpiffeWorkloadAPI`, from generated/workload.proto (a copy of devserver/proto/workload.proto made by scripts/build.mjs). */
 function workloadApiClient() {
   if (!serviceClass) {
-    const definition = protoLoader.loadSync(fileURLToPath(new URL('../proto/workload.proto', import.meta.url)), {
+    const definition = protoLoader.loadSync(fileURLToPath(new URL('../generated/workload.proto', import.meta.url)), {
       keepCase: true,
       longs: String,
       enums: String,

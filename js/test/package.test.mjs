@@ -38,7 +38,7 @@ describe('the packed tarball', () => {
   });
 
   test('carries the transpiled component, the Workload API proto and the sources', () => {
-    for (const path of ['generated/metald.js', 'generated/metald.core.wasm', 'generated/BUILD_INFO.json', 'proto/workload.proto', 'src/index.js', 'src/worker-extension.js', 'package.json']) {
+    for (const path of ['generated/metald.js', 'generated/metald.core.wasm', 'generated/BUILD_INFO.json', 'generated/workload.proto', 'src/index.js', 'src/worker-extension.js', 'package.json']) {
       assert.ok(tarball.files.includes(path), `${path} is in the tarball (${tarball.files.length} files)`);
     }
     assert.ok(!tarball.files.some((path) => path.startsWith('test/') || path.startsWith('node_modules/')));
