@@ -706,3 +706,37 @@ async fn a_symlinked_cache_file_is_not_used() {
         assert!(entry.unwrap().file_type().unwrap().is_symlink(), "left alone");
     }
 }
+
+/// The SPIFFE socket is the flag, else `UNKEY_METALD_SPIFFE_SOCKET`, else
+/// `SPIFFE_ENDPOINT_SOCKET`, else SPIRE's default path; an empty variable counts as unset
+/// (`testdata/spiffe-workload-api.json`, which the JS, Python and Go tests read too). The error
+/// for a missing socket names the one resolved.
+#[tokio::test(flavor = "multi_thread")]
+async fn spiffe_socket_is_resolved_as_the_shared_vectors_say() {
+    #[derive(serde::Deserialize)]
+    struct Case {
+        setting: Option<String>,
+        env: std::collections::BTreeMap<String, String>,
+        endpoint: String,
+        path: Option<String>,
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/spiffe-workload-api.json");
+    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases: Vec<Case> = serde_json::from_value(vectors["sockets"].clone()).unwrap();
+    assert!(!cases.is_empty());
+    for case in cases {
+        let mut command = metald_host();
+        command.envs(&case.env).args(["--server", "https://127.0.0.1:1", "--spiffe-timeout", "2s"]);
+        if let Some(setting) = &case.setting {
+            command.args(["--spiffe-socket", setting]);
+        }
+        let output = run({
+            command.arg("list");
+            command
+        })
+        .await;
+        assert_ne!(code(&output), 0, "no Workload API here");
+        let named = case.path.as_deref().unwrap_or(&case.endpoint);
+        assert!(stderr(&output).contains(named), "{:?} {:?}: {}", case.setting, case.env, stderr(&output));
+    }
+}

@@ -279,8 +279,8 @@ async fn the_svid_named_by_spiffe_id_is_presented_and_one_not_offered_is_an_erro
     assert_eq!(
         error.to_string(),
         format!(
-            "the client SPIFFE ID spiffe://example.org/c is not among the X.509-SVIDs that the SPIFFE \
-             Workload API at unix:{} offers ({a}, {b})",
+            "the client SPIFFE ID spiffe://example.org/c is not among the X.509-SVIDs of the SPIFFE \
+             Workload API at unix:{}; offered: {a}, {b}",
             socket.display()
         )
     );

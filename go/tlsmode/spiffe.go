@@ -155,9 +155,9 @@ func (s *svidSelector) describe() string {
 		offered = "none"
 	}
 	if len(want) == 0 {
-		return "the Workload API offers: " + offered
+		return "the Workload API offered: " + offered
 	}
-	return "no SVID matches " + strings.Join(want, " and ") + "; the Workload API offers: " + offered
+	return "no SVID matches " + strings.Join(want, " and ") + "; offered: " + offered
 }
 
 // spiffeSource is Spiffe mode: the X.509-SVID and bundles of a Workload API X509Source.

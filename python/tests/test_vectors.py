@@ -1,6 +1,7 @@
 """The shared vectors under testdata/ that every host reads: the allow-list
 (testdata/allow-list.json) and the SPIFFE server authorization and leaf rules
-(testdata/spiffe-authorization.json), and the allow-list applied to the component's requests."""
+(testdata/spiffe-authorization.json), the Workload API socket and SVID selection
+(testdata/spiffe-workload-api.json), and the allow-list applied to the component's requests."""
 
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ from metald_client.tls import (
     ServerIdentityError,
     TlsError,
     TlsOptions,
+    _not_offered,
+    _socket_path,
     authorize_server,
     leaf_facts,
+    select_svid,
     uses_spiffe_verification,
 )
 from metald_client.transport import Transport
@@ -29,6 +33,30 @@ from metald_client.transport import Transport
 TESTDATA = REPO / "testdata"
 ALLOW = json.loads((TESTDATA / "allow-list.json").read_text())
 AUTHZ: list[dict[str, Any]] = json.loads((TESTDATA / "spiffe-authorization.json").read_text())
+WORKLOAD_API = json.loads((TESTDATA / "spiffe-workload-api.json").read_text())
+# This package speaks to the Workload API over its unix socket only (no tcp: endpoints).
+UNIX_SOCKETS = [c for c in WORKLOAD_API["sockets"] if c["path"] is not None]
+
+
+@pytest.mark.parametrize("case", UNIX_SOCKETS, ids=lambda c: f"{c['setting']!r} {c['env']}")
+def test_spiffe_socket_resolves_as_the_other_hosts_resolve_it(
+    case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("UNKEY_METALD_SPIFFE_SOCKET", "SPIFFE_ENDPOINT_SOCKET"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in case["env"].items():
+        monkeypatch.setenv(name, value)
+    assert _socket_path(case["setting"]) == Path(case["path"])
+
+
+@pytest.mark.parametrize("case", WORKLOAD_API["svid_selection"], ids=lambda c: repr(c["requested"]))
+def test_svid_selection_follows_the_shared_vectors(case: dict[str, Any]) -> None:
+    chosen = select_svid(case["offered"], case["requested"])
+    assert (None if chosen is None else case["offered"][chosen]) == case.get("selected")
+    if chosen is None:
+        message = _not_offered(case["requested"], case["offered"])
+        for part in case["error_contains"]:
+            assert part in message
 
 
 @pytest.mark.parametrize("case", ALLOW["entries"], ids=lambda c: repr(c["entry"]))

@@ -122,7 +122,7 @@ pub enum TlsError {
     },
     /// The Workload API offers no X.509-SVID with the client SPIFFE ID asked for.
     #[error(
-        "{} {id} is not among the X.509-SVIDs that the SPIFFE Workload API at {endpoint} offers ({})",
+        "{} {id} is not among the X.509-SVIDs of the SPIFFE Workload API at {endpoint}; offered: {}",
         Setting::SpiffeId,
         if offered.is_empty() { "none".to_string() } else { offered.join(", ") }
     )]

@@ -43,6 +43,17 @@ impl spiffe::x509_source::SvidPicker for IdPicker {
     }
 }
 
+/// Which of the X.509-SVIDs the Workload API offers (their SPIFFE IDs, in its order) is
+/// presented: the one with the `requested` SPIFFE ID, else the first (the Workload API's
+/// default). `None`: none is offered, or none has the ID asked for. The rule every host
+/// applies (`testdata/spiffe-workload-api.json`).
+pub fn select_svid<S: AsRef<str>>(offered: &[S], requested: Option<&str>) -> Option<usize> {
+    match requested {
+        Some(id) => offered.iter().position(|offer| offer.as_ref() == id),
+        None => (!offered.is_empty()).then_some(0),
+    }
+}
+
 /// The SPIFFE ID of [`SpiffeConfig::spiffe_id`], checked: a workload's SPIFFE ID.
 fn wanted_id(id: &str) -> Result<spiffe::SpiffeId, TlsError> {
     let malformed = |problem: String| TlsError::SpiffeIdMalformed { id: id.to_string(), problem };
@@ -112,12 +123,9 @@ impl SpiffeTls {
         let mut builder =
             spiffe::X509Source::builder().endpoint(endpoint.as_str()).initial_sync_timeout(settings.timeout);
         if let Some(wanted) = wanted {
-            if !offered.iter().any(|svid| svid.spiffe_id() == &wanted) {
-                return Err(TlsError::SvidNotOffered {
-                    endpoint,
-                    id: wanted.to_string(),
-                    offered: offered.iter().map(|svid| svid.spiffe_id().to_string()).collect(),
-                });
+            let ids: Vec<String> = offered.iter().map(|svid| svid.spiffe_id().to_string()).collect();
+            if select_svid(&ids, Some(&wanted.to_string())).is_none() {
+                return Err(TlsError::SvidNotOffered { endpoint, id: wanted.to_string(), offered: ids });
             }
             builder = builder.picker(IdPicker(wanted));
         }
@@ -220,14 +228,63 @@ impl TlsProvider for SpiffeTls {
 mod tests {
     use super::*;
 
+    /// The shared Workload API vectors (`testdata/spiffe-workload-api.json`), which the JS,
+    /// Python and Go tests read too; the CLI's tests check the environment's part.
+    #[derive(serde::Deserialize)]
+    struct Vectors {
+        sockets: Vec<SocketCase>,
+        svid_selection: Vec<SelectionCase>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct SocketCase {
+        setting: Option<String>,
+        endpoint: String,
+        path: Option<String>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct SelectionCase {
+        offered: Vec<String>,
+        requested: Option<String>,
+        selected: Option<String>,
+        #[serde(default)]
+        error_contains: Vec<String>,
+    }
+
+    fn vectors() -> Vectors {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/spiffe-workload-api.json");
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the shared vectors"))
+            .expect("vectors parse")
+    }
+
     #[test]
-    fn socket_settings_become_endpoints() {
-        assert_eq!(
-            endpoint("/run/spire.sock"),
-            ("unix:/run/spire.sock".into(), Some("/run/spire.sock".into()))
-        );
-        assert_eq!(endpoint("unix:/run/s.sock"), ("unix:/run/s.sock".into(), Some("/run/s.sock".into())));
-        assert_eq!(endpoint("unix:///run/s.sock"), ("unix:/run/s.sock".into(), Some("/run/s.sock".into())));
-        assert_eq!(endpoint("tcp://127.0.0.1:8081"), ("tcp://127.0.0.1:8081".into(), None));
+    fn socket_settings_become_endpoints_as_the_shared_vectors_say() {
+        let cases: Vec<SocketCase> = vectors().sockets.into_iter().filter(|c| c.setting.is_some()).collect();
+        assert!(!cases.is_empty());
+        for case in cases {
+            let setting = case.setting.unwrap_or_default();
+            assert_eq!(endpoint(&setting), (case.endpoint, case.path), "{setting}");
+        }
+    }
+
+    #[test]
+    fn svids_are_selected_as_the_shared_vectors_say() {
+        let cases = vectors().svid_selection;
+        assert!(!cases.is_empty());
+        for case in cases {
+            let picked = select_svid(&case.offered, case.requested.as_deref());
+            assert_eq!(picked.map(|i| case.offered[i].clone()), case.selected, "{:?}", case.requested);
+            if picked.is_none() {
+                let error = TlsError::SvidNotOffered {
+                    endpoint: "unix:/run/spire.sock".into(),
+                    id: case.requested.clone().unwrap_or_default(),
+                    offered: case.offered.clone(),
+                };
+                for part in &case.error_contains {
+                    assert!(error.to_string().contains(part.as_str()), "{error} lacks {part:?}");
+                }
+            }
+        }
     }
 }

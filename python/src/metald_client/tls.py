@@ -68,6 +68,7 @@ __all__ = [
     "open_provider",
     "parse_mode",
     "parse_spiffe_id",
+    "select_svid",
     "uses_spiffe_verification",
 ]
 
@@ -611,6 +612,23 @@ class _FileProvider(TlsProvider):
             return self._identity
 
 
+def select_svid(offered: Sequence[str], requested: str | None) -> int | None:
+    """Which of the SVIDs the Workload API offers (their SPIFFE IDs, in its order) is presented:
+    the one with the ``requested`` ID, else the first (the Workload API's default); ``None``
+    when none is offered or none has the ID asked for. The rule of every host
+    (``testdata/spiffe-workload-api.json``)."""
+    if requested is None:
+        return 0 if offered else None
+    return next((i for i, spiffe_id in enumerate(offered) if spiffe_id == requested), None)
+
+
+def _not_offered(requested: str, offered: Sequence[str]) -> str:
+    return (
+        f"client_spiffe_id {requested} is not among the X.509-SVIDs of the Workload API; "
+        f"offered: {', '.join(offered) or 'none'}"
+    )
+
+
 def _socket_path(value: str | None) -> Path:
     raw = (
         value
@@ -662,15 +680,11 @@ class _SpiffeProvider(TlsProvider):
         def pick(svids: list[X509Svid]) -> X509Svid:
             if not svids:
                 raise LookupError("the Workload API offered no X.509-SVID")
-            if self._client_id is None:
-                return svids[0]
-            for svid in svids:
-                if str(svid.spiffe_id) == self._client_id:
-                    return svid
-            offered = ", ".join(str(s.spiffe_id) for s in svids)
-            raise LookupError(
-                f"client_spiffe_id {self._client_id} is not among the SVIDs offered ({offered})"
-            )
+            ids = [str(s.spiffe_id) for s in svids]
+            chosen = select_svid(ids, self._client_id)
+            if chosen is None:
+                raise LookupError(_not_offered(self._client_id or "", ids))
+            return svids[chosen]
 
         try:
             self._client = _workload_api_client(socket)
@@ -732,16 +746,11 @@ class _SpiffeProvider(TlsProvider):
             return identity
 
     def _pick(self, svids: Sequence[Any]) -> Any:
-        if self._client_id is None:
-            return svids[0]
-        for svid in svids:
-            if str(svid.spiffe_id) == self._client_id:
-                return svid
-        offered = ", ".join(str(s.spiffe_id) for s in svids)
-        raise TlsError(
-            "client_spiffe_id",
-            f"client_spiffe_id {self._client_id} is not among the SVIDs offered ({offered})",
-        )
+        ids = [str(s.spiffe_id) for s in svids]
+        chosen = select_svid(ids, self._client_id)
+        if chosen is None:
+            raise TlsError("client_spiffe_id", _not_offered(self._client_id or "", ids))
+        return svids[chosen]
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
