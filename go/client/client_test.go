@@ -39,25 +39,7 @@ func TestWholeLifecycleAgainstTheDevServer(t *testing.T) {
 			if !strings.HasPrefix(created.VMID, "ud-") || created.State != VMStateCreated {
 				t.Fatalf("created %+v", created)
 			}
-			steps := []struct {
-				name string
-				run  func() (*StateChangeResponse, error)
-				want VMState
-			}{
-				{"boot", func() (*StateChangeResponse, error) { return c.BootVM(ctx, created.VMID) }, VMStateRunning},
-				{"pause", func() (*StateChangeResponse, error) { return c.PauseVM(ctx, created.VMID) }, VMStatePaused},
-				{"resume", func() (*StateChangeResponse, error) { return c.ResumeVM(ctx, created.VMID) }, VMStateRunning},
-				{"reboot", func() (*StateChangeResponse, error) { return c.RebootVM(ctx, &RebootVMRequest{VMID: created.VMID}) }, VMStateRunning},
-				{"shutdown", func() (*StateChangeResponse, error) {
-					return c.ShutdownVM(ctx, &ShutdownVMRequest{VMID: created.VMID, TimeoutSeconds: 5})
-				}, VMStateShutdown},
-			}
-			for _, s := range steps {
-				r, err := s.run()
-				if err != nil || !r.Success || r.State != s.want {
-					t.Fatalf("%s: %+v %v", s.name, r, err)
-				}
-			}
+			bootPauseResumeRebootShutdown(ctx, t, c, created.VMID)
 			info, err := c.GetVMInfo(ctx, created.VMID)
 			if err != nil || info.State != VMStateShutdown || info.Config.Metadata["test"] != name {
 				t.Fatalf("info %+v %v", info, err)
@@ -258,5 +240,30 @@ func TestOneClientFromManyGoroutines(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// bootPauseResumeRebootShutdown takes a created VM through every state change, checking each
+// answer's state.
+func bootPauseResumeRebootShutdown(ctx context.Context, t *testing.T, c *Client, id string) {
+	t.Helper()
+	steps := []struct {
+		name string
+		run  func() (*StateChangeResponse, error)
+		want VMState
+	}{
+		{"boot", func() (*StateChangeResponse, error) { return c.BootVM(ctx, id) }, VMStateRunning},
+		{"pause", func() (*StateChangeResponse, error) { return c.PauseVM(ctx, id) }, VMStatePaused},
+		{"resume", func() (*StateChangeResponse, error) { return c.ResumeVM(ctx, id) }, VMStateRunning},
+		{"reboot", func() (*StateChangeResponse, error) { return c.RebootVM(ctx, &RebootVMRequest{VMID: id}) }, VMStateRunning},
+		{"shutdown", func() (*StateChangeResponse, error) {
+			return c.ShutdownVM(ctx, &ShutdownVMRequest{VMID: id, TimeoutSeconds: 5})
+		}, VMStateShutdown},
+	}
+	for _, s := range steps {
+		r, err := s.run()
+		if err != nil || !r.Success || r.State != s.want {
+			t.Fatalf("%s: %+v %v", s.name, r, err)
+		}
 	}
 }

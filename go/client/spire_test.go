@@ -45,25 +45,7 @@ func TestSPIRELifecycleWithSVIDsOnBothSides(t *testing.T) {
 	if err != nil || created.State != VMStateCreated {
 		t.Fatalf("create: %+v %v", created, err)
 	}
-	steps := []struct {
-		name string
-		run  func() (*StateChangeResponse, error)
-		want VMState
-	}{
-		{"boot", func() (*StateChangeResponse, error) { return c.BootVM(ctx, created.VMID) }, VMStateRunning},
-		{"pause", func() (*StateChangeResponse, error) { return c.PauseVM(ctx, created.VMID) }, VMStatePaused},
-		{"resume", func() (*StateChangeResponse, error) { return c.ResumeVM(ctx, created.VMID) }, VMStateRunning},
-		{"reboot", func() (*StateChangeResponse, error) { return c.RebootVM(ctx, &RebootVMRequest{VMID: created.VMID}) }, VMStateRunning},
-		{"shutdown", func() (*StateChangeResponse, error) {
-			return c.ShutdownVM(ctx, &ShutdownVMRequest{VMID: created.VMID, TimeoutSeconds: 5})
-		}, VMStateShutdown},
-	}
-	for _, s := range steps {
-		r, err := s.run()
-		if err != nil || !r.Success || r.State != s.want {
-			t.Fatalf("%s: %+v %v", s.name, r, err)
-		}
-	}
+	bootPauseResumeRebootShutdown(ctx, t, c, created.VMID)
 	info, err := c.GetVMInfo(ctx, created.VMID)
 	if err != nil || info.State != VMStateShutdown {
 		t.Fatalf("info: %+v %v", info, err)

@@ -10,9 +10,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { jcoCli } from './jco-cli.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const defaultComponent = resolve(root, '../target/wasm32-wasip2/component/metald_guest.wasm');
@@ -30,20 +31,6 @@ if (!existsSync(component) || !statSync(component).isFile()) {
   process.exit(1);
 }
 
-// jco's CLI, found from its package root (its package.json is not in its exports map).
-function jcoCli() {
-  const require = createRequire(import.meta.url);
-  let dir = dirname(require.resolve('@bytecodealliance/jco'));
-  while (dir !== dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const pkg = JSON.parse(readFileSync(manifest, 'utf8'));
-      if (pkg.name === '@bytecodealliance/jco') return join(dir, typeof pkg.bin === 'string' ? pkg.bin : pkg.bin.jco);
-    }
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find the @bytecodealliance/jco CLI; run npm ci first');
-}
 const jcoBin = jcoCli();
 
 rmSync(outDir, { recursive: true, force: true });

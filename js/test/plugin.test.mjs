@@ -9,12 +9,12 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
+import { jcoCli } from '../scripts/jco-cli.mjs';
 import { hostBin, startDevServer } from './support/dev-server.mjs';
 import { Ca, loopback, tempDir } from './support/pki.mjs';
 
@@ -24,20 +24,6 @@ const pluginWasm = process.env.METALD_PLUGIN_WASM
   ? resolve(process.env.METALD_PLUGIN_WASM)
   : resolve(here, '../../target/wasm32-wasip2/release/metald-example-plugin.wasm');
 
-/** jco's CLI, found from its package root (as scripts/build.mjs finds it). */
-function jcoCli() {
-  const require = createRequire(import.meta.url);
-  let dir = dirname(require.resolve('@bytecodealliance/jco'));
-  while (dir !== dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest)) {
-      const pkg = JSON.parse(readFileSync(manifest, 'utf8'));
-      if (pkg.name === '@bytecodealliance/jco') return join(dir, typeof pkg.bin === 'string' ? pkg.bin : pkg.bin.jco);
-    }
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find the @bytecodealliance/jco CLI; run npm ci first');
-}
 
 /** Runs the transpiled plugin allowing `allowed`; `{ code, stdout, stderr }`. */
 function runPlugin(generated, allowed, args, env = {}) {
