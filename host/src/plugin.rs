@@ -35,17 +35,17 @@ use std::time::Duration;
 
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions};
-use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime::component::Linker;
+use wasmtime::{Engine, Trap};
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi::{I32Exit, WasiCtx};
 
-use crate::component::{self, CacheMode, ComponentSource, EPOCH_TICKS_PER_SECOND, EngineLimits};
+use crate::component::{self, CacheMode, ComponentSource, EngineLimits};
 use crate::error::{Error, LoadStep, WasmError};
-use crate::limits::{Activity, GuestLimits};
-use crate::runtime::EpochTicker;
+use crate::limits::Activity;
+use crate::runtime::{EpochTicker, engine_and_linker, guarded_store};
+use crate::state::HostState;
 use crate::transport::{AllowList, Hooks, Transport, TransportConfig, TransportStats};
 
 /// The package prefix of the SDK's interfaces, which composition must resolve.
@@ -183,7 +183,7 @@ impl PluginConfig {
 
 struct HostInner {
     engine: Engine,
-    linker: Linker<PluginState>,
+    linker: Linker<HostState>,
     sdk: Arc<[u8]>,
     cache: CacheMode,
     policy: Arc<AllowList>,
@@ -202,10 +202,7 @@ impl PluginHost {
     /// Builds the engine and the linker, reads the client component, and prepares the
     /// transport.
     pub fn new(config: PluginConfig) -> Result<PluginHost, PluginError> {
-        let engine = component::engine(config.limits)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(LoadStep::Link.err())?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(LoadStep::Link.err())?;
+        let (engine, linker) = engine_and_linker(config.limits)?;
         let sdk: Arc<[u8]> = match &config.sdk {
             ComponentSource::Embedded => Arc::from(component::EMBEDDED_COMPONENT),
             ComponentSource::Bytes(bytes) => bytes.clone(),
@@ -327,7 +324,7 @@ pub struct RunOutput {
 /// A composed, linked plugin; each [`Plugin::run`] gets a fresh instance.
 pub struct Plugin {
     host: PluginHost,
-    pre: CommandPre<PluginState>,
+    pre: CommandPre<HostState>,
     imports: Vec<String>,
     exports: Vec<String>,
 }
@@ -367,26 +364,10 @@ impl Plugin {
             }
         };
         let activity = Activity::default();
-        let state = PluginState {
-            wasi: wasi.build(),
-            table: ResourceTable::new(),
-            http: WasiHttpCtx::new(),
-            hooks: Hooks::new(host.policy.clone(), host.transport.clone(), activity.clone()),
-            limits: GuestLimits { memory_cap: host.limits.memory_cap, refused_growth: false },
-            activity,
-            runaway_budget: host.runaway_budget,
-        };
-        let mut store = Store::new(&host.engine, state);
-        store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_callback(|context| {
-            let state = context.data();
-            if state.activity.idle() > state.runaway_budget {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(EPOCH_TICKS_PER_SECOND / 10))
-            }
-        });
-        store.set_epoch_deadline(EPOCH_TICKS_PER_SECOND / 10);
+        let hooks = Hooks::new(host.policy.clone(), host.transport.clone(), activity.clone());
+        let state =
+            HostState::with_wasi(wasi.build(), hooks, activity, host.limits.memory_cap, host.runaway_budget);
+        let mut store = guarded_store(&host.engine, state);
         store.data().activity.touch();
         let outcome = match self.pre.instantiate_async(&mut store).await {
             Ok(command) => command.wasi_cli_run().call_run(&mut store).await,
@@ -408,7 +389,7 @@ impl Plugin {
     }
 }
 
-fn classify(state: &PluginState, error: wasmtime::Error) -> PluginError {
+fn classify(state: &HostState, error: wasmtime::Error) -> PluginError {
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         tracing::error!(budget = ?state.runaway_budget, "plugin interrupted: it ran without I/O for too long");
         PluginError::Runaway(state.runaway_budget)
@@ -418,30 +399,6 @@ fn classify(state: &PluginState, error: wasmtime::Error) -> PluginError {
     } else {
         tracing::error!(error = format!("{error:?}"), "plugin trapped");
         PluginError::Trap(WasmError(error))
-    }
-}
-
-/// The `T` of a plugin's `Store<T>`: the WASI context of the run, `wasi:http` through the
-/// host's hooks, and the guest's limits.
-struct PluginState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    http: WasiHttpCtx,
-    hooks: Hooks,
-    limits: GuestLimits,
-    activity: Activity,
-    runaway_budget: Duration,
-}
-
-impl WasiView for PluginState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-impl WasiHttpView for PluginState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
     }
 }
 

@@ -94,11 +94,8 @@ impl Runtime {
     /// Builds the engine, loads (or compiles and caches) the component, links it, and
     /// prepares the transport.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, Error> {
-        let engine = component::engine(config.limits)?;
+        let (engine, linker) = engine_and_linker(config.limits)?;
         let component = component::load(&engine, &config.component, &config.cache)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(LoadStep::Link.err())?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(LoadStep::Link.err())?;
         let instance_pre = linker.instantiate_pre(&component).map_err(LoadStep::Link.err())?;
         let pre = MetaldPre::new(instance_pre).map_err(LoadStep::Link.err())?;
         let ticker = EpochTicker::start(engine.clone());
@@ -134,24 +131,7 @@ impl Runtime {
         let activity = Activity::default();
         let hooks = Hooks::new(self.0.policy.clone(), self.0.transport.clone(), activity.clone());
         let state = HostState::new(hooks, activity, self.0.limits.memory_cap, self.0.runaway_budget);
-        let mut store = Store::new(&self.0.engine, state);
-        store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_callback(|context| {
-            let state = context.data();
-            if state.activity.idle() > state.runaway_budget {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                // Check again in 100 ms, letting other tasks run meanwhile.
-                Ok(UpdateDeadline::Yield(EPOCH_TICKS_PER_SECOND / 10))
-            }
-        });
-        store.set_epoch_deadline(EPOCH_TICKS_PER_SECOND / 10);
-        store.call_hook(|mut context, hook| {
-            if matches!(hook, CallHook::CallingHost) {
-                context.data_mut().host_calls += 1;
-            }
-            Ok(())
-        });
+        let mut store = guarded_store(&self.0.engine, state);
         let instance = self
             .0
             .pre
@@ -167,6 +147,41 @@ impl Runtime {
     pub async fn client(&self, options: types::ClientOptions) -> Result<crate::Client, Error> {
         crate::Client::open(self.clone(), options).await
     }
+}
+
+/// The engine for `limits` and a linker with WASI 0.2 and `wasi:http` (through the store's
+/// [`HostState`] hooks): what the SDK component and plugins ([`crate::plugin`]) are linked with.
+pub(crate) fn engine_and_linker(limits: EngineLimits) -> Result<(Engine, Linker<HostState>), Error> {
+    let engine = component::engine(limits)?;
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(LoadStep::Link.err())?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(LoadStep::Link.err())?;
+    Ok((engine, linker))
+}
+
+/// A store for one instance with the guest's checks armed: the memory cap (its limiter), the
+/// runaway stop (an epoch callback that interrupts a guest idle of I/O for longer than its
+/// budget, and otherwise yields every 100 ms), and the guest→host call counter.
+pub(crate) fn guarded_store(engine: &Engine, state: HostState) -> Store<HostState> {
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limits);
+    store.epoch_deadline_callback(|context| {
+        let state = context.data();
+        if state.activity.idle() > state.runaway_budget {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            // Check again in 100 ms, letting other tasks run meanwhile.
+            Ok(UpdateDeadline::Yield(EPOCH_TICKS_PER_SECOND / 10))
+        }
+    });
+    store.set_epoch_deadline(EPOCH_TICKS_PER_SECOND / 10);
+    store.call_hook(|mut context, hook| {
+        if matches!(hook, CallHook::CallingHost) {
+            context.data_mut().host_calls += 1;
+        }
+        Ok(())
+    });
+    store
 }
 
 /// One instance of the component in its own store.

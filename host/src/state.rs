@@ -25,9 +25,20 @@ pub struct HostState {
 
 impl HostState {
     pub(crate) fn new(hooks: Hooks, activity: Activity, memory_cap: usize, runaway_budget: Duration) -> Self {
+        // No stdio, environment, files or sockets: the component gets none of them.
+        HostState::with_wasi(WasiCtx::builder().build(), hooks, activity, memory_cap, runaway_budget)
+    }
+
+    /// A state with this WASI context (a plugin's arguments, environment and stdio).
+    pub(crate) fn with_wasi(
+        wasi: WasiCtx,
+        hooks: Hooks,
+        activity: Activity,
+        memory_cap: usize,
+        runaway_budget: Duration,
+    ) -> Self {
         HostState {
-            // No stdio, environment, files or sockets: the component gets none of them.
-            wasi: WasiCtx::builder().build(),
+            wasi,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             hooks,
