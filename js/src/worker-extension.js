@@ -162,6 +162,47 @@ function codedError(error, fallbackCode = 'ERR_METALD_RESET') {
   return coded;
 }
 
+/**
+ * Hands a response body (an HTTP/2 stream or an HTTP/1.1 response) to the component as a
+ * readable stream and returns its id. Every `data` event re-arms the between-bytes timer,
+ * which on expiry fails the body and calls `abort`; a source that closes before
+ * `complete()` fails the body with `cutShort()`; the component dropping the body early
+ * calls `cancel` (default `abort`).
+ */
+function responseBody(context, responses, source, { betweenBytesMs, armNow, complete, abort, cutShort, cancel = abort }) {
+  const out = new PassThrough();
+  out.on('error', noop);
+  let betweenBytesTimer = null;
+  const arm = () => {
+    if (betweenBytesMs === null) return;
+    clearTimeout(betweenBytesTimer);
+    betweenBytesTimer = setTimeout(() => {
+      out.destroy(codedError(timeoutError('ERR_METALD_BETWEEN_BYTES_TIMEOUT', `no response data for ${betweenBytesMs} ms`)));
+      abort();
+    }, betweenBytesMs);
+  };
+  if (armNow) arm();
+  source.on('data', arm);
+  source.pipe(out);
+  source.once('end', () => clearTimeout(betweenBytesTimer));
+  source.on('error', (error) => {
+    clearTimeout(betweenBytesTimer);
+    out.destroy(codedError(error));
+  });
+  source.once('close', () => {
+    clearTimeout(betweenBytesTimer);
+    if (!complete() && !out.destroyed) out.destroy(codedError(cutShort()));
+  });
+  const bodyStreamId = context.createReadableStream(out);
+  responses.set(bodyStreamId, () => {
+    clearTimeout(betweenBytesTimer);
+    if (!complete()) cancel();
+    out.destroy();
+  });
+  out.once('close', () => responses.delete(bodyStreamId));
+  return bodyStreamId;
+}
+
 /** A request body: counts what the component writes, for the content-length check. */
 function bodyStream(contentLength) {
   const stream = new Transform({
@@ -532,39 +573,13 @@ function sendH2(context, session, responses, req, body) {
       if (settled) return;
       settled = true;
       clearTimeout(firstByteTimer);
-      // The component reads from `out`; `data` events re-arm the between-bytes timer.
-      const out = new PassThrough();
-      out.on('error', noop);
-      let betweenBytesTimer = null;
-      const arm = () => {
-        if (betweenBytesMs === null) return;
-        clearTimeout(betweenBytesTimer);
-        betweenBytesTimer = setTimeout(() => {
-          out.destroy(codedError(timeoutError('ERR_METALD_BETWEEN_BYTES_TIMEOUT', `no response data for ${betweenBytesMs} ms`)));
-          stream.close(http2.constants.NGHTTP2_CANCEL);
-        }, betweenBytesMs);
-      };
-      arm();
-      stream.on('data', arm);
-      stream.pipe(out);
-      stream.once('end', () => clearTimeout(betweenBytesTimer));
-      stream.on('error', (error) => {
-        clearTimeout(betweenBytesTimer);
-        out.destroy(codedError(error));
+      const bodyStreamId = responseBody(context, responses, stream, {
+        betweenBytesMs,
+        armNow: true,
+        complete: () => stream.readableEnded,
+        abort: () => stream.close(http2.constants.NGHTTP2_CANCEL),
+        cutShort: () => timeoutError('ERR_METALD_RESET', `stream reset (code ${stream.rstCode})`),
       });
-      stream.once('close', () => {
-        clearTimeout(betweenBytesTimer);
-        if (!stream.readableEnded && !out.destroyed) {
-          out.destroy(codedError(timeoutError('ERR_METALD_RESET', `stream reset (code ${stream.rstCode})`)));
-        }
-      });
-      const bodyStreamId = context.createReadableStream(out);
-      responses.set(bodyStreamId, () => {
-        clearTimeout(betweenBytesTimer);
-        if (!stream.readableEnded) stream.close(http2.constants.NGHTTP2_CANCEL);
-        out.destroy();
-      });
-      out.once('close', () => responses.delete(bodyStreamId));
       const pairs = [];
       for (const [name, value] of Object.entries(head)) {
         if (name.startsWith(':')) continue;
@@ -669,39 +684,14 @@ function sendH1(context, agent, responses, req, body) {
       }
       settled = true;
       clearTimers();
-      // The component reads from `out`; `data` events re-arm the between-bytes timer.
-      const out = new PassThrough();
-      out.on('error', noop);
-      let betweenBytesTimer = null;
-      const arm = () => {
-        if (betweenBytesMs === null) return;
-        clearTimeout(betweenBytesTimer);
-        betweenBytesTimer = setTimeout(() => {
-          out.destroy(codedError(timeoutError('ERR_METALD_BETWEEN_BYTES_TIMEOUT', `no response data for ${betweenBytesMs} ms`)));
-          request.destroy();
-        }, betweenBytesMs);
-      };
-      if (!response.complete) arm();
-      response.on('data', arm);
-      response.pipe(out);
-      response.once('end', () => clearTimeout(betweenBytesTimer));
-      response.on('error', (error) => {
-        clearTimeout(betweenBytesTimer);
-        out.destroy(codedError(error));
+      const bodyStreamId = responseBody(context, responses, response, {
+        betweenBytesMs,
+        armNow: !response.complete,
+        complete: () => response.complete,
+        abort: () => request.destroy(),
+        cutShort: () => timeoutError('ECONNRESET', 'the connection closed before the end of the response'),
+        cancel: () => response.destroy(),
       });
-      response.once('close', () => {
-        clearTimeout(betweenBytesTimer);
-        if (!response.complete && !out.destroyed) {
-          out.destroy(codedError(timeoutError('ECONNRESET', 'the connection closed before the end of the response')));
-        }
-      });
-      const bodyStreamId = context.createReadableStream(out);
-      responses.set(bodyStreamId, () => {
-        clearTimeout(betweenBytesTimer);
-        if (!response.complete) response.destroy();
-        out.destroy();
-      });
-      out.once('close', () => responses.delete(bodyStreamId));
       const raw = response.rawHeaders;
       const pairs = [];
       for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]]);
