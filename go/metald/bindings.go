@@ -3308,6 +3308,8 @@ type WasiIoStreamsHost interface {
 	OutputStreamCheckWrite(ctx context.Context, self WasiIoOutputStream) cabi.Result[uint64, WasiIoStreamError]
 	// OutputStreamWrite implements `[method]output-stream.write`.
 	OutputStreamWrite(ctx context.Context, self WasiIoOutputStream, contents []uint8) cabi.Result[struct{}, WasiIoStreamError]
+	// OutputStreamBlockingWriteAndFlush implements `[method]output-stream.blocking-write-and-flush`.
+	OutputStreamBlockingWriteAndFlush(ctx context.Context, self WasiIoOutputStream, contents []uint8) cabi.Result[struct{}, WasiIoStreamError]
 	// OutputStreamFlush implements `[method]output-stream.flush`.
 	OutputStreamFlush(ctx context.Context, self WasiIoOutputStream) cabi.Result[struct{}, WasiIoStreamError]
 	// OutputStreamSubscribe implements `[method]output-stream.subscribe`.
@@ -3340,10 +3342,6 @@ type WasiHttpTypesHost interface {
 	NewRequestOptions(ctx context.Context) WasiHttpRequestOptions
 	// RequestOptionsSetConnectTimeout implements `[method]request-options.set-connect-timeout`.
 	RequestOptionsSetConnectTimeout(ctx context.Context, self WasiHttpRequestOptions, duration *WasiClocksDuration) cabi.Result[struct{}, struct{}]
-	// RequestOptionsSetFirstByteTimeout implements `[method]request-options.set-first-byte-timeout`.
-	RequestOptionsSetFirstByteTimeout(ctx context.Context, self WasiHttpRequestOptions, duration *WasiClocksDuration) cabi.Result[struct{}, struct{}]
-	// RequestOptionsSetBetweenBytesTimeout implements `[method]request-options.set-between-bytes-timeout`.
-	RequestOptionsSetBetweenBytesTimeout(ctx context.Context, self WasiHttpRequestOptions, duration *WasiClocksDuration) cabi.Result[struct{}, struct{}]
 	// IncomingResponseStatus implements `[method]incoming-response.status`.
 	IncomingResponseStatus(ctx context.Context, self WasiHttpIncomingResponse) WasiHttpStatusCode
 	// IncomingResponseHeaders implements `[method]incoming-response.headers`.
@@ -3441,6 +3439,14 @@ var Imports = []cabi.Import{
 		out := c.Host.(Host).OutputStreamWrite(ctx, self, contents)
 		a.Return(&out)
 	}},
+	{Func: &cabi.Func{Module: "wasi:io/streams@0.2.12", Name: "[method]output-stream.blocking-write-and-flush", Params: []*cabi.Type{tAnon20, tAnon17}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{}, Result: tAnon22, RetPtr: true}, Host: func(ctx context.Context, c *cabi.Instance, a *cabi.Args) {
+		var self WasiIoOutputStream
+		a.Lift(0, &self)
+		var contents []uint8
+		a.Lift(1, &contents)
+		out := c.Host.(Host).OutputStreamBlockingWriteAndFlush(ctx, self, contents)
+		a.Return(&out)
+	}},
 	{Func: &cabi.Func{Module: "wasi:io/streams@0.2.12", Name: "[method]output-stream.flush", Params: []*cabi.Type{tAnon20}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32}, CoreResults: []cabi.FlatType{}, Result: tAnon22, RetPtr: true}, Host: func(ctx context.Context, c *cabi.Instance, a *cabi.Args) {
 		var self WasiIoOutputStream
 		a.Lift(0, &self)
@@ -3519,22 +3525,6 @@ var Imports = []cabi.Import{
 		var duration *WasiClocksDuration
 		a.Lift(1, &duration)
 		out := c.Host.(Host).RequestOptionsSetConnectTimeout(ctx, self, duration)
-		a.Return(&out)
-	}},
-	{Func: &cabi.Func{Module: "wasi:http/types@0.2.12", Name: "[method]request-options.set-first-byte-timeout", Params: []*cabi.Type{tAnon71, tAnon72}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI64}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: tAnon68}, Host: func(ctx context.Context, c *cabi.Instance, a *cabi.Args) {
-		var self WasiHttpRequestOptions
-		a.Lift(0, &self)
-		var duration *WasiClocksDuration
-		a.Lift(1, &duration)
-		out := c.Host.(Host).RequestOptionsSetFirstByteTimeout(ctx, self, duration)
-		a.Return(&out)
-	}},
-	{Func: &cabi.Func{Module: "wasi:http/types@0.2.12", Name: "[method]request-options.set-between-bytes-timeout", Params: []*cabi.Type{tAnon71, tAnon72}, CoreParams: []cabi.FlatType{cabi.FlatI32, cabi.FlatI32, cabi.FlatI64}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: tAnon68}, Host: func(ctx context.Context, c *cabi.Instance, a *cabi.Args) {
-		var self WasiHttpRequestOptions
-		a.Lift(0, &self)
-		var duration *WasiClocksDuration
-		a.Lift(1, &duration)
-		out := c.Host.(Host).RequestOptionsSetBetweenBytesTimeout(ctx, self, duration)
 		a.Return(&out)
 	}},
 	{Func: &cabi.Func{Module: "wasi:http/types@0.2.12", Name: "[method]incoming-response.status", Params: []*cabi.Type{tAnon73}, CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}, Result: cabi.U16}, Host: func(ctx context.Context, c *cabi.Instance, a *cabi.Args) {

@@ -521,6 +521,24 @@ func TestRequestBodyLimits(t *testing.T) {
 	h.OutgoingBodyFinish(ctx, body, nil)
 	resolve(f)
 
+	// blocking-write-and-flush: within the limit it needs no check-write; over its 4096-byte
+	// contract it fails like a write past the permit.
+	f, body, s = start()
+	if w := h.OutputStreamBlockingWriteAndFlush(ctx, s, []byte("12345")); w.IsErr {
+		t.Fatalf("blocking write within the limit: %+v", w)
+	}
+	if w := h.OutputStreamBlockingWriteAndFlush(ctx, s, make([]byte, blockingWriteMax+1)); !w.IsErr || w.Err.Tag != metald.WasiIoStreamErrorTagLastOperationFailed {
+		t.Errorf("a blocking write over 4096 bytes: %+v, want last-operation-failed", w)
+	} else {
+		h.DropError(ctx, w.Err.LastOperationFailed)
+	}
+	if w := h.OutputStreamBlockingWriteAndFlush(ctx, s, []byte("1")); !w.IsErr || w.Err.Tag != metald.WasiIoStreamErrorTagClosed {
+		t.Errorf("a blocking write after the failure: %+v, want closed", w)
+	}
+	h.DropOutputStream(ctx, s)
+	h.OutgoingBodyFinish(ctx, body, nil)
+	resolve(f)
+
 	// Shorter than its Content-Length.
 	f, body, s = start([2]string{"Content-Length", "8"})
 	h.OutputStreamCheckWrite(ctx, s)

@@ -87,6 +87,23 @@ func (h *Host) OutputStreamWrite(_ context.Context, self metald.WasiIoOutputStre
 	return cabi.Result[struct{}, metald.WasiIoStreamError]{}
 }
 
+// blockingWriteMax is the most `blocking-write-and-flush` takes in one call (wasi:io/streams).
+const blockingWriteMax = 4096
+
+// OutputStreamBlockingWriteAndFlush implements `[method]output-stream.blocking-write-and-flush`:
+// check-write, write and flush in one call. The body is buffered in memory, so nothing
+// waits. More than 4096 bytes fails the stream and the request like a write beyond the
+// check-write permit; the limits of OutputStreamWrite apply.
+func (h *Host) OutputStreamBlockingWriteAndFlush(ctx context.Context, self metald.WasiIoOutputStream, contents []uint8) cabi.Result[struct{}, metald.WasiIoStreamError] {
+	s := lookup[*outputStream](h, uint32(self), "output-stream")
+	s.body.mu.Lock()
+	if s.body.state == bodyOpen {
+		s.permit = blockingWriteMax
+	}
+	s.body.mu.Unlock()
+	return h.OutputStreamWrite(ctx, self, contents)
+}
+
 // OutputStreamFlush implements `[method]output-stream.flush`: the bytes are already with
 // the host, so it completes at once.
 func (h *Host) OutputStreamFlush(_ context.Context, self metald.WasiIoOutputStream) cabi.Result[struct{}, metald.WasiIoStreamError] {

@@ -49,10 +49,12 @@ pub trait Transport {
     /// A random number, for backoff jitter.
     fn entropy(&mut self) -> u64;
     /// Sends `request` and reads the whole response (at most `max_body` raw bytes), giving
-    /// up at monotonic time `deadline` with a `deadline-exceeded` failure.
+    /// up at monotonic time `deadline` with a `deadline-exceeded` failure. `now` is the
+    /// monotonic time the caller read just before (so the transport need not read it again).
     fn exchange(
         &mut self,
         request: &HttpRequest,
+        now: u64,
         deadline: u64,
         max_body: u32,
     ) -> Result<HttpResponse, Failure>;
@@ -69,15 +71,17 @@ pub fn call(
     let route = codec::route(method);
     let read_only = route.is_read_only();
     let timeout_ns = u64::from(options.timeout_ms) * NANOS_PER_MS;
-    let deadline = transport.now().saturating_add(timeout_ns);
+    // Each clock read is a host call: one per attempt, plus one around a retry's wait.
+    let mut now = transport.now();
+    let deadline = now.saturating_add(timeout_ns);
     let mut attempt: u32 = 0;
     loop {
-        let remaining_ms = deadline.saturating_sub(transport.now()).div_ceil(NANOS_PER_MS);
+        let remaining_ms = deadline.saturating_sub(now).div_ceil(NANOS_PER_MS);
         if remaining_ms == 0 {
             return Err(deadline_error(options, route.name(), read_only, Stage::NotSent));
         }
         let http = codec::encode_request(options, request, u32::try_from(remaining_ms).unwrap_or(u32::MAX))?;
-        let failure = match transport.exchange(&http, deadline, options.max_response_bytes) {
+        let failure = match transport.exchange(&http, now, deadline, options.max_response_bytes) {
             Ok(response) => match codec::decode_response(options, method, &response) {
                 Err(Error::Connect(e)) if read_only && e.code == ErrorCode::Unavailable => Failure {
                     code: ErrorCode::Unavailable,
@@ -95,10 +99,12 @@ pub fn call(
             return Err(give_up(route.name(), read_only, failure, attempt));
         }
         let wait = backoff(attempt, transport.entropy());
-        if transport.now().saturating_add(wait) >= deadline {
+        let wake = transport.now().saturating_add(wait);
+        if wake >= deadline {
             return Err(give_up(route.name(), read_only, failure, attempt));
         }
-        transport.sleep_until(transport.now() + wait);
+        transport.sleep_until(wake);
+        now = transport.now();
         attempt += 1;
     }
 }

@@ -8,6 +8,14 @@
 //! without news (a closed stream, a consumed future) cannot turn the loop into a spin.
 //! Upload and answer proceed together: a server may answer before it has read the whole
 //! request (an early `401`), and that complete answer is what the caller gets.
+//!
+//! Every `wasi:*` call crosses into the host (`Client::host_calls` in the host counts them),
+//! so the loop makes as few as `wasi:io` allows: a body of at most 4096 bytes (every unary
+//! request this SDK sends) goes out in one `blocking-write-and-flush`, whose contract
+//! accepts up to 4096 bytes; a step is retried only after `poll` says its pollable is
+//! ready; the response body is read before a pollable is made for it, which a response
+//! that arrived whole never needs; and the request options carry only the connect timeout
+//! (the deadline pollable bounds the rest).
 
 use alloc::format;
 use alloc::string::String;
@@ -28,6 +36,9 @@ use crate::model::ErrorCode;
 
 /// Bytes asked for per read of the response body.
 const READ_CHUNK: u64 = 64 * 1024;
+
+/// The most `blocking-write-and-flush` takes in one call (`wasi:io/streams`).
+const BLOCKING_WRITE_MAX: usize = 4096;
 
 /// The component's transport: the host's `wasi:http` implementation.
 pub struct WasiTransport {
@@ -61,19 +72,21 @@ impl Transport for WasiTransport {
     fn exchange(
         &mut self,
         request: &HttpRequest,
+        now: u64,
         deadline: u64,
         max_body: u32,
     ) -> Result<HttpResponse, Failure> {
         let timer = monotonic_clock::subscribe_instant(deadline);
-        Exchange { authority: "", deadline, timer }.run(request, max_body)
+        Exchange { authority: "", remaining: deadline.saturating_sub(now), timer }.run(request, max_body)
     }
 }
 
 /// One request/response exchange. Pollables are made once and reused: every `wasi` call
-/// crosses into the host, and a request already takes a few dozen of them.
+/// crosses into the host.
 struct Exchange<'a> {
     authority: &'a str,
-    deadline: u64,
+    /// Nanoseconds from the exchange's start to its deadline.
+    remaining: u64,
     /// Ready once the deadline has passed.
     timer: Pollable,
 }
@@ -117,17 +130,23 @@ impl<'a> Exchange<'a> {
             .map_err(|()| fail(ErrorCode::Internal, "request body unavailable".into(), Stage::NotSent))?;
         let future = outgoing_handler::handle(outgoing, Some(self.request_options()))
             .map_err(|code| self.http_failure(&code, Phase::Handle))?;
-        let stream = body.write().map_err(|()| {
-            fail(ErrorCode::Internal, "request body stream unavailable".into(), Stage::NotSent)
-        })?;
+        let mut upload = Upload::new(body, &request.body, &self)?;
         // Declared parent first: locals drop in reverse, children before their parents.
         let head_ready = future.subscribe();
-        let mut upload = Upload::new(body, stream, &request.body);
         let mut response: Option<Answer> = None;
+        // Which steps `poll` said can move; every step is tried once before the first poll.
+        // A host may answer at once: the Python host (python/src/metald_client/_host.py)
+        // sends the request when the guest first asks for the response, so it needs no poll.
+        let mut upload_due = true;
+        let mut head_due = true;
+        let mut body_due = false;
         loop {
-            let writing = upload.advance(&self);
+            let writing = if upload_due { upload.advance(&self) } else { upload.progress() };
             if response.is_none() {
-                response = self.take_head(&future, max_body)?;
+                if head_due {
+                    response = self.take_head(&future, max_body)?;
+                    body_due = response.is_some();
+                }
                 if response.is_none()
                     && let Some(failure) = upload.failed_for_good()
                 {
@@ -136,8 +155,8 @@ impl<'a> Exchange<'a> {
                 }
             }
             let reading = match &mut response {
-                Some(answer) => answer.read(&self, max_body)?,
-                None => Progress::Blocked,
+                Some(answer) if body_due => answer.read(&self, max_body)?,
+                _ => Progress::Blocked,
             };
             if reading == Progress::Finished {
                 // A complete answer stands, whether or not the server read all we sent.
@@ -148,19 +167,27 @@ impl<'a> Exchange<'a> {
             // Nothing can move: block until one of the waiting steps, or the deadline, can.
             let mut waiting: Vec<&Pollable> = Vec::with_capacity(3);
             waiting.push(&self.timer);
-            if writing == Progress::Blocked
-                && let Some(ready) = upload.pollable()
-            {
-                waiting.push(ready);
-            }
-            waiting.push(match &response {
-                Some(answer) => &answer.ready,
+            let upload_at = match upload.pollable() {
+                Some(ready) if writing == Progress::Blocked => {
+                    waiting.push(ready);
+                    waiting.len() - 1
+                }
+                _ => usize::MAX,
+            };
+            let answer_at = waiting.len();
+            waiting.push(match &mut response {
+                Some(answer) => answer.pollable(),
                 None => &head_ready,
             });
-            if poll(&waiting).contains(&0) {
+            let ready = poll(&waiting);
+            if ready.contains(&0) {
                 let stage = if response.is_some() { Stage::Receiving } else { Stage::Sent };
                 return Err(self.deadline_failure(stage));
             }
+            upload_due = ready.iter().any(|&i| i as usize == upload_at);
+            let answer_moved = ready.iter().any(|&i| i as usize == answer_at);
+            head_due = answer_moved && response.is_none();
+            body_due = answer_moved && response.is_some();
         }
     }
 
@@ -192,9 +219,8 @@ impl<'a> Exchange<'a> {
         let stream = incoming.stream().map_err(|()| {
             fail(ErrorCode::Internal, "response body stream unavailable".into(), Stage::Receiving)
         })?;
-        let ready = stream.subscribe();
         Ok(Some(Answer {
-            ready,
+            ready: None,
             stream,
             _incoming: incoming,
             _response: response,
@@ -204,13 +230,14 @@ impl<'a> Exchange<'a> {
         }))
     }
 
+    /// The connect timeout: the time left. First-byte and between-bytes timeouts are not
+    /// set: the deadline pollable bounds those waits, and dropping the response future ends
+    /// the request in the host. The connect timeout is kept so that a host that lets a
+    /// dropped request's connection attempt run on still gives up by the deadline.
     fn request_options(&self) -> RequestOptions {
         let options = RequestOptions::new();
-        let remaining = Some(self.deadline.saturating_sub(monotonic_clock::now()).max(1));
         // A host may refuse a timeout; the deadline is enforced here either way.
-        let _ = options.set_connect_timeout(remaining);
-        let _ = options.set_first_byte_timeout(remaining);
-        let _ = options.set_between_bytes_timeout(remaining);
+        let _ = options.set_connect_timeout(Some(self.remaining.max(1)));
         options
     }
 
@@ -269,6 +296,7 @@ enum UploadState {
 /// The request body being written. Fields drop in order: the pollable, then its stream,
 /// then the body.
 struct Upload<'b> {
+    /// Made the first time the stream takes no more bytes.
     ready: Option<Pollable>,
     stream: Option<OutputStream>,
     body: Option<OutgoingBody>,
@@ -278,15 +306,29 @@ struct Upload<'b> {
 }
 
 impl<'b> Upload<'b> {
-    fn new(body: OutgoingBody, stream: OutputStream, bytes: &'b [u8]) -> Self {
-        let ready = stream.subscribe();
-        Upload {
-            ready: Some(ready),
-            stream: Some(stream),
-            body: Some(body),
-            bytes,
-            offset: 0,
-            state: UploadState::Writing,
+    /// Opens the body's stream, or finishes an empty body at once without one.
+    fn new(body: OutgoingBody, bytes: &'b [u8], exchange: &Exchange<'_>) -> Result<Self, Failure> {
+        let stream = if bytes.is_empty() {
+            None
+        } else {
+            Some(body.write().map_err(|()| {
+                fail(ErrorCode::Internal, "request body stream unavailable".into(), Stage::NotSent)
+            })?)
+        };
+        let empty = stream.is_none();
+        let mut upload =
+            Upload { ready: None, stream, body: Some(body), bytes, offset: 0, state: UploadState::Writing };
+        if empty {
+            upload.finish(exchange);
+        }
+        Ok(upload)
+    }
+
+    /// Where the upload stands, without asking the host.
+    fn progress(&self) -> Progress {
+        match self.state {
+            UploadState::Writing | UploadState::Flushing => Progress::Blocked,
+            UploadState::Done | UploadState::Stopped { .. } => Progress::Finished,
         }
     }
 
@@ -295,6 +337,18 @@ impl<'b> Upload<'b> {
         loop {
             let Some(stream) = &self.stream else { return Progress::Finished };
             match self.state {
+                UploadState::Writing if self.offset == 0 && self.bytes.len() <= BLOCKING_WRITE_MAX => {
+                    // Check, write, flush and wait for the flush in one host call. A fresh
+                    // body stream takes 4096 bytes without waiting on the network in every
+                    // host this SDK ships; the connect timeout bounds the rest.
+                    match stream.blocking_write_and_flush(self.bytes) {
+                        Ok(()) => {
+                            self.offset = self.bytes.len();
+                            self.finish(exchange);
+                        }
+                        Err(e) => self.stop_on(exchange, e),
+                    }
+                }
                 UploadState::Writing if self.offset == self.bytes.len() => {
                     // Once every byte is written, a closed stream only means the host has
                     // the whole body.
@@ -304,7 +358,7 @@ impl<'b> Upload<'b> {
                     }
                 }
                 UploadState::Writing => match stream.check_write() {
-                    Ok(0) => return Progress::Blocked,
+                    Ok(0) => return self.wait(),
                     Ok(writable) => {
                         let room = usize::try_from(writable).unwrap_or(usize::MAX);
                         let end = self.bytes.len().min(self.offset.saturating_add(room));
@@ -316,13 +370,23 @@ impl<'b> Upload<'b> {
                     Err(e) => self.stop_on(exchange, e),
                 },
                 UploadState::Flushing => match stream.check_write() {
-                    Ok(0) => return Progress::Blocked,
+                    Ok(0) => return self.wait(),
                     Ok(_) | Err(StreamError::Closed) => self.finish(exchange),
                     Err(e) => self.stop(exchange.stream_failure(e, Phase::Request), false),
                 },
                 UploadState::Done | UploadState::Stopped { .. } => return Progress::Finished,
             }
         }
+    }
+
+    /// Blocked on the stream: makes its pollable, once.
+    fn wait(&mut self) -> Progress {
+        if self.ready.is_none()
+            && let Some(stream) = &self.stream
+        {
+            self.ready = Some(stream.subscribe());
+        }
+        Progress::Blocked
     }
 
     fn stop_on(&mut self, exchange: &Exchange<'_>, error: StreamError) {
@@ -378,7 +442,9 @@ impl<'b> Upload<'b> {
 /// A response whose head has arrived. Fields drop in order: the pollable, its stream, the
 /// body, the response.
 struct Answer {
-    ready: Pollable,
+    /// Made the first time a read finds nothing yet: a body that came with the head never
+    /// needs one.
+    ready: Option<Pollable>,
     stream: InputStream,
     _incoming: IncomingBody,
     _response: IncomingResponse,
@@ -403,6 +469,11 @@ impl Answer {
                 Err(error) => return Err(exchange.stream_failure(error, Phase::Response)),
             }
         }
+    }
+
+    /// The pollable that says the body has more.
+    fn pollable(&mut self) -> &Pollable {
+        self.ready.get_or_insert_with(|| self.stream.subscribe())
     }
 
     fn into_response(self) -> HttpResponse {

@@ -63,6 +63,19 @@ def test_a_request_body_over_the_limit_fails_its_stream_and_request() -> None:
     assert host.output_stream_check_write(None, stream.value) == Err(Variant("closed"))
 
 
+def test_blocking_write_and_flush_takes_up_to_4096_bytes_without_check_write() -> None:
+    host = impl(max_request_body=8192)
+    body = host.outgoing_request_body(None, request(host))
+    assert isinstance(body, Ok)
+    stream = host.outgoing_body_write(None, body.value)
+    assert isinstance(stream, Ok)
+    assert host.output_stream_blocking_write_and_flush(None, stream.value, b"x" * 4096) == Ok()
+    failed = host.output_stream_blocking_write_and_flush(None, stream.value, b"x" * 4097)
+    assert isinstance(failed, Err) and failed.value.tag == "last-operation-failed"
+    closed = host.output_stream_blocking_write_and_flush(None, stream.value, b"x")
+    assert closed == Err(Variant("closed"))
+
+
 def test_a_body_shorter_than_its_content_length_is_refused_at_finish() -> None:
     host = impl()
     req = request(host, (("content-length", b"10"),))

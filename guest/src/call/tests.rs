@@ -30,7 +30,14 @@ impl Transport for Scripted {
     fn entropy(&mut self) -> u64 {
         7
     }
-    fn exchange(&mut self, request: &HttpRequest, deadline: u64, _max: u32) -> Result<HttpResponse, Failure> {
+    fn exchange(
+        &mut self,
+        request: &HttpRequest,
+        now: u64,
+        deadline: u64,
+        _max: u32,
+    ) -> Result<HttpResponse, Failure> {
+        assert_eq!(now, self.now, "the caller passes the time it read");
         self.sent.push((self.now, request.clone()));
         match self.answers.pop_front().expect("more exchanges than scripted") {
             Answer::Respond { after_ms, response } => {

@@ -76,6 +76,8 @@ _RESOURCE_NAMES = {v: k for k, v in reversed(list(_RESOURCE_IDS.items()))}
 
 _EPOCH_NS = time.monotonic_ns()
 _WRITE_PERMIT = 1 << 20
+# The most `blocking-write-and-flush` takes in one call (wasi:io/streams).
+_BLOCKING_WRITE_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -545,7 +547,11 @@ class _Impl:
         return Ok(_WRITE_PERMIT)
 
     def output_stream_write(self, store: Any, this: Any, contents: bytes) -> Ok | Err:
-        stream = self.s.get(store, this, "output-stream", _OutputStream)
+        return self._write(self.s.get(store, this, "output-stream", _OutputStream), contents)
+
+    def _write(self, stream: _OutputStream, contents: bytes) -> Ok | Err:
+        """A write within the stream's permit, the host's body limit and the declared
+        Content-Length; anything else fails the stream and the request."""
         body = stream.body
         if body.state != "open":
             return Err(Variant("closed"))
@@ -575,6 +581,16 @@ class _Impl:
         body.buf += contents
         stream.permit -= len(contents)
         return Ok(None)
+
+    def output_stream_blocking_write_and_flush(
+        self, store: Any, this: Any, contents: bytes
+    ) -> Ok | Err:
+        """check-write, write and flush in one call: the body is buffered, so nothing waits.
+        More than the 4096 bytes wasi:io/streams allows fails like a write past the permit."""
+        stream = self.s.get(store, this, "output-stream", _OutputStream)
+        if stream.body.state == "open":
+            stream.permit = _BLOCKING_WRITE_MAX
+        return self._write(stream, contents)
 
     def output_stream_flush(self, store: Any, this: Any) -> Ok | Err:
         stream = self.s.get(store, this, "output-stream", _OutputStream)
@@ -846,6 +862,10 @@ _FUNCS: dict[tuple[str, str], str] = {
     ("wasi:io/streams", "[method]input-stream.subscribe"): "input_stream_subscribe",
     ("wasi:io/streams", "[method]output-stream.check-write"): "output_stream_check_write",
     ("wasi:io/streams", "[method]output-stream.write"): "output_stream_write",
+    (
+        "wasi:io/streams",
+        "[method]output-stream.blocking-write-and-flush",
+    ): "output_stream_blocking_write_and_flush",
     ("wasi:io/streams", "[method]output-stream.flush"): "output_stream_flush",
     ("wasi:io/streams", "[method]output-stream.subscribe"): "output_stream_subscribe",
     ("wasi:http/types", "[static]fields.from-list"): "fields_from_list",
