@@ -202,20 +202,7 @@ func (c *Client) call(ctx context.Context, op string, fn func(ctx context.Contex
 	ms := uint32(min(math.Ceil(float64(timeout)/float64(time.Millisecond)), math.MaxUint32))
 	options := c.options
 	options.TimeoutMs = &ms
-	err := c.pool.do(ctx, func(x metald.Exports) error {
-		g, err := x.ClientOpen(ctx, options)
-		if err != nil {
-			return err
-		}
-		callErr := fn(ctx, g)
-		if x.C.Poisoned() {
-			return callErr
-		}
-		if err := g.Drop(ctx); callErr == nil {
-			callErr = err
-		}
-		return callErr
-	})
+	err := c.pool.doClient(ctx, options, func(g *metald.Client) error { return fn(ctx, g) })
 	if err == nil {
 		return nil
 	}

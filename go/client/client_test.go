@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/metald/metald-client/go/internal/testenv"
+	"github.com/metald/metald-client/go/metald"
 )
 
 func newPlainClient(t *testing.T, server string, h2c bool) *Client {
@@ -265,5 +266,48 @@ func bootPauseResumeRebootShutdown(ctx context.Context, t *testing.T, c *Client,
 		if err != nil || !r.Success || r.State != s.want {
 			t.Fatalf("%s: %+v %v", s.name, r, err)
 		}
+	}
+}
+
+// idleClient is the client resource kept on the pool's one idle instance.
+func idleClient(t *testing.T, c *Client) (*metald.Client, uint32) {
+	t.Helper()
+	c.pool.mu.Lock()
+	defer c.pool.mu.Unlock()
+	if len(c.pool.idle) != 1 {
+		t.Fatalf("%d idle instances, want 1", len(c.pool.idle))
+	}
+	return c.pool.idle[0].client, c.pool.idle[0].timeoutMs
+}
+
+func TestSequentialCallsReuseOneClientResource(t *testing.T) {
+	server := testenv.DevServer(t)
+	c := newPlainClient(t, server, false)
+	ctx := context.Background()
+	if _, err := c.ListVMs(ctx, &ListVMsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	first, ms := idleClient(t, c)
+	if first == nil || ms != uint32(DefaultTimeout/time.Millisecond) {
+		t.Fatalf("after the first call: client %v, timeout %d ms", first, ms)
+	}
+	for range 3 {
+		if _, err := c.ListVMs(ctx, &ListVMsRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again, _ := idleClient(t, c); again != first {
+		t.Error("a call under Config.Timeout opened a new client resource")
+	}
+
+	// A context deadline is another timeout: a fresh resource, whose deadline is sent.
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.ListVMs(short, &ListVMsRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	other, ms := idleClient(t, c)
+	if other == first || ms > 5000 || ms == 0 {
+		t.Errorf("under a 5 s context deadline: same resource %v, timeout %d ms", other == first, ms)
 	}
 }

@@ -25,6 +25,10 @@ type pool struct {
 type pooled struct {
 	inst *metald.Instance
 	host metald.Host
+	// client is the component's client resource opened on inst by the last call, kept
+	// for the next call with the same timeout (the options are otherwise fixed per pool).
+	client    *metald.Client
+	timeoutMs uint32
 }
 
 // closer is implemented by hosts that hold resources (connections, bodies).
@@ -87,6 +91,38 @@ func (p *pool) do(ctx context.Context, fn func(x metald.Exports) error) error {
 	}
 	defer p.put(it)
 	return fn(it.inst.Exports)
+}
+
+// doClient runs fn with a client resource opened with options on an instance of its own.
+// The resource stays open on the instance for the next call whose options.TimeoutMs is the
+// same, so calls under Config.Timeout alone do not open and drop one each; a call with
+// another timeout (a context deadline) opens a new one. A trap inside fn replaces the
+// instance, and its client with it.
+func (p *pool) doClient(ctx context.Context, options metald.ClientOptions, fn func(g *metald.Client) error) error {
+	it, err := p.get(ctx)
+	if err != nil {
+		return err
+	}
+	defer p.put(it)
+	timeout := uint32(0)
+	if options.TimeoutMs != nil {
+		timeout = *options.TimeoutMs
+	}
+	if it.client != nil && it.timeoutMs != timeout {
+		old := it.client
+		it.client = nil
+		if err := old.Drop(ctx); err != nil {
+			return err
+		}
+	}
+	if it.client == nil {
+		g, err := it.inst.Exports.ClientOpen(ctx, options)
+		if err != nil {
+			return err
+		}
+		it.client, it.timeoutMs = g, timeout
+	}
+	return fn(it.client)
 }
 
 // close discards the idle instances; instances in use are discarded when returned.
