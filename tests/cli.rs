@@ -740,3 +740,40 @@ async fn spiffe_socket_is_resolved_as_the_shared_vectors_say() {
         assert!(stderr(&output).contains(named), "{:?} {:?}: {}", case.setting, case.env, stderr(&output));
     }
 }
+
+/// `--compression` reaches the wire: `dev-server --request-log` shows `Accept-Encoding: gzip`
+/// and gzip answers by default, `identity` and uncompressed answers with `--compression
+/// identity`; a bad value is a usage error (exit 2) naming the flag.
+#[tokio::test(flavor = "multi_thread")]
+async fn compression_flag_is_what_the_server_sees_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("requests.jsonl");
+    let (mut child, url) =
+        spawn_dev_server(&["--tls-mode", "disabled", "--request-log", log.to_str().unwrap()]).await;
+    ok(&cli(&url, &["list"]).await);
+    ok(&cli(&url, &["--compression", "identity", "list"]).await);
+    ok(&cli(&url, &["-compression=gzip", "list"]).await);
+    let bad = cli(&url, &["--compression", "br", "list"]).await;
+    child.kill().await.unwrap();
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--compression"), "{}", stderr(&bad));
+    let records: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let seen: Vec<(&str, &str, Option<&str>)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["rpc"].as_str().unwrap(),
+                r["accept_encoding"].as_str().unwrap(),
+                r["content_encoding"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("ListVms", "gzip", Some("gzip")), ("ListVms", "identity", None), ("ListVms", "gzip", Some("gzip"))]
+    );
+}

@@ -7,6 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use metald_devserver::Fault;
+use metald_host::bindings::types::ClientOptions;
 use metald_host::bindings::types::{
     DeleteVmRequest, Error as SdkError, ErrorCode, ListVmsRequest, RebootVmRequest, ShutdownVmRequest,
     VmState,
@@ -211,4 +212,44 @@ async fn a_trap_keeps_wasmtimes_error_as_its_source_and_poisons_the_instance() {
     assert!(instance.is_poisoned());
     let again = instance.template_config(metald_host::bindings::templates::Template::Minimal).await;
     assert!(matches!(again, Err(Error::Poisoned)), "{again:?}");
+}
+
+/// The dev server compresses every answer it may (as metald does): with `compression` unset
+/// or `gzip` the client asks for gzip and gets it, with `identity` it asks for `identity` and
+/// the answer comes uncompressed. `options()` shows the resolved setting.
+#[tokio::test(flavor = "multi_thread")]
+async fn compression_option_is_what_the_server_sees_and_answers() {
+    use metald_host::bindings::types::Compression;
+    for (setting, accept, encoding) in [
+        (None, "gzip", Some("gzip")),
+        (Some(Compression::Gzip), "gzip", Some("gzip")),
+        (Some(Compression::Identity), "identity", None),
+    ] {
+        let log = std::sync::Arc::new(metald_devserver::RequestLog::default());
+        let server = metald_devserver::DevServer::start(metald_devserver::DevServerConfig {
+            request_log: Some(log.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let runtime = runtime(&server.url());
+        let mut client =
+            runtime.client(ClientOptions { compression: setting, ..options(&server.url()) }).await.unwrap();
+        let resolved = client.options().await.unwrap().compression;
+        assert_eq!(resolved, Some(setting.unwrap_or(Compression::Gzip)), "{setting:?}");
+        let config = minimal_config(&runtime).await;
+        let created = client.create_vm(&config).await.unwrap();
+        assert_eq!(client.get_vm_info(&created.vm_id).await.unwrap().vm_id, created.vm_id);
+        let records = log.records();
+        let rpcs: Vec<&str> = records.iter().map(|r| r.rpc.as_str()).collect();
+        assert_eq!(rpcs, ["CreateVm", "GetVmInfo"], "{setting:?}");
+        for r in &records {
+            assert_eq!(
+                (r.status, r.accept_encoding.as_deref(), r.content_encoding.as_deref()),
+                (200, Some(accept), encoding),
+                "{setting:?} {}",
+                r.rpc
+            );
+        }
+    }
 }

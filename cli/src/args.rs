@@ -127,6 +127,10 @@ pub struct ConnectionArgs {
     /// Wire codec.
     #[arg(long, global = true, value_enum, default_value_t = CodecArg::Proto)]
     pub codec: CodecArg,
+    /// Response compression to ask for: gzip (Accept-Encoding: gzip, as metald-cli) or
+    /// identity (Accept-Encoding: identity, an uncompressed answer).
+    #[arg(long, global = true, value_enum, default_value_t = CompressionArg::Gzip)]
+    pub compression: CompressionArg,
     /// Use HTTP/2 with prior knowledge (h2c) for an http:// server.
     #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_name = "BOOL", value_parser = goflag::parse_bool, action = ArgAction::Set)]
     pub h2c: bool,
@@ -153,6 +157,15 @@ pub enum CodecArg {
     Proto,
     /// application/json
     Json,
+}
+
+/// Response compression asked of the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    /// Accept-Encoding: gzip
+    Gzip,
+    /// Accept-Encoding: identity
+    Identity,
 }
 
 /// How the VM config is built.
@@ -294,6 +307,11 @@ pub struct DevServerArgs {
     /// (how tests in any language see which certificate and protocol a client used).
     #[arg(long, value_name = "FILE")]
     pub peer_log: Option<PathBuf>,
+    /// Append one JSON line per answered request to FILE:
+    /// `{"rpc":"GetVmInfo","accept_encoding":"gzip"|null,"status":200,"content_encoding":"gzip"|null}`
+    /// (how tests in any language see the compression a client asked for and got).
+    #[arg(long, value_name = "FILE")]
+    pub request_log: Option<PathBuf>,
     /// Inject a fault: RPC=FAULT, e.g. GetVmInfo=latency:2s, CreateVm=unavailable:3,
     /// ListVms=reset, *=garbage (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]

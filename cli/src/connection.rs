@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metald_host::bindings::types::{ClientOptions, Codec};
+use metald_host::bindings::types::{ClientOptions, Codec, Compression};
 use metald_host::tls::{self, TlsProvider};
 use metald_host::transport::{AllowList, AllowedHost, TransportConfig};
 use metald_host::{Runtime, RuntimeConfig};
 
-use crate::args::{CodecArg, Command, ConnectionArgs, TlsMode};
+use crate::args::{CodecArg, Command, CompressionArg, ConnectionArgs, TlsMode};
 use crate::error::CliError;
 
 /// Default socket of the SPIRE agent.
@@ -53,6 +53,8 @@ pub struct Connection {
     pub route_prefix: String,
     /// Wire codec.
     pub codec: Codec,
+    /// Response compression asked for.
+    pub compression: Compression,
     /// HTTP/2 with prior knowledge for http:// servers.
     pub h2c: bool,
     /// Destinations the component may reach besides the server.
@@ -90,6 +92,10 @@ impl Connection {
                 CodecArg::Proto => Codec::Proto,
                 CodecArg::Json => Codec::Json,
             },
+            compression: match args.compression {
+                CompressionArg::Gzip => Compression::Gzip,
+                CompressionArg::Identity => Compression::Identity,
+            },
             h2c: args.h2c,
             allow_hosts: args.allow_hosts.clone(),
         }
@@ -106,6 +112,7 @@ impl Connection {
             codec: Some(self.codec),
             retries: Some(self.retries),
             max_response_bytes: None,
+            compression: Some(self.compression),
         }
     }
 
@@ -207,5 +214,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("spiffe") && error.contains("file") && error.contains("disabled"), "{error}");
+    }
+
+    #[test]
+    fn compression_defaults_to_gzip_and_reaches_the_client_options() {
+        assert_eq!(resolved(&["m", "list"]).client_options().compression, Some(Compression::Gzip));
+        let identity = resolved(&["m", "list", "-compression=identity"]);
+        assert_eq!(identity.client_options().compression, Some(Compression::Identity));
+    }
+
+    #[test]
+    fn a_bad_compression_is_a_usage_error_naming_the_flag_and_the_values() {
+        let error = crate::args::parse(["m", "--compression", "br", "list"].map(String::from).to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--compression"), "{error}");
+        assert!(error.contains("gzip") && error.contains("identity"), "{error}");
     }
 }

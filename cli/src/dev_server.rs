@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use metald_devserver::tls::{PeerLog, TlsAcceptor};
-use metald_devserver::{DevServer, DevServerConfig, PlainAcceptor, Routes};
+use metald_devserver::{DevServer, DevServerConfig, PlainAcceptor, RequestLog, Routes};
 
 use crate::args::{DevServerArgs, RoutesArg, TlsMode};
 use crate::connection::Connection;
@@ -17,7 +17,7 @@ async fn config(args: &DevServerArgs, connection: &Connection) -> Result<DevServ
             if args.peer_log.is_some() {
                 return Err(CliError::Usage("dev-server --peer-log needs --tls-mode file or spiffe".into()));
             }
-            return Ok(DevServerConfig { acceptor: Arc::new(PlainAcceptor), ..plain_config(args) });
+            return Ok(DevServerConfig { acceptor: Arc::new(PlainAcceptor), ..plain_config(args)? });
         }
         TlsMode::File => match (&connection.tls_cert, &connection.tls_key, &args.tls_client_ca) {
             (Some(cert), Some(key), Some(ca)) => {
@@ -43,12 +43,18 @@ async fn config(args: &DevServerArgs, connection: &Connection) -> Result<DevServ
         }
         None => tls,
     };
-    Ok(DevServerConfig { acceptor: Arc::new(tls), ..plain_config(args) })
+    Ok(DevServerConfig { acceptor: Arc::new(tls), ..plain_config(args)? })
 }
 
 /// The settings that do not depend on TLS.
-fn plain_config(args: &DevServerArgs) -> DevServerConfig {
-    DevServerConfig {
+fn plain_config(args: &DevServerArgs) -> Result<DevServerConfig, CliError> {
+    let request_log = match &args.request_log {
+        Some(path) => Some(Arc::new(
+            RequestLog::to_file(path).map_err(|e| CliError::Input(format!("--request-log: {e}")))?,
+        )),
+        None => None,
+    };
+    Ok(DevServerConfig {
         acceptor: Arc::new(PlainAcceptor),
         listen: args.listen,
         state_file: args.state_file.clone(),
@@ -58,7 +64,8 @@ fn plain_config(args: &DevServerArgs) -> DevServerConfig {
             RoutesArg::Both => Routes::Both,
         },
         faults: args.faults.clone(),
-    }
+        request_log,
+    })
 }
 
 /// Serves until SIGINT or SIGTERM; prints the URL on stdout first.

@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod faults;
+pub mod request_log;
 mod rewrite;
 pub mod server;
 pub mod service;
@@ -36,6 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use faults::{Fault, FaultSpec, Faults};
+pub use request_log::{RequestLog, RequestRecord};
 pub use server::{Acceptor, PlainAcceptor, Routes, Stats, StatsSnapshot};
 use service::VmServer;
 use store::{MemoryStore, SqliteStore, Store, StoreError};
@@ -53,6 +55,8 @@ pub struct DevServerConfig {
     pub acceptor: Arc<dyn Acceptor>,
     /// Faults in effect from the start.
     pub faults: Vec<FaultSpec>,
+    /// Where each answered request is recorded, if anywhere.
+    pub request_log: Option<Arc<RequestLog>>,
 }
 
 impl Default for DevServerConfig {
@@ -63,6 +67,7 @@ impl Default for DevServerConfig {
             routes: Routes::Current,
             acceptor: Arc::new(PlainAcceptor),
             faults: Vec::new(),
+            request_log: None,
         }
     }
 }
@@ -116,6 +121,7 @@ impl DevServer {
             routes: config.routes,
             faults: faults.clone(),
             stats: stats.clone(),
+            request_log: config.request_log,
         };
         tokio::spawn(server::serve(listener, config.acceptor, front, stopped));
         tracing::info!(%addr, scheme, "metald dev server listening");

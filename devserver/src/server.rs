@@ -25,6 +25,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::faults::{Fault, Faults};
 use crate::pb::VmServiceServer;
+use crate::request_log::{RequestLog, RequestRecord};
 use crate::service::VmServer;
 
 /// Error type of response bodies (a broken body breaks the connection).
@@ -143,6 +144,7 @@ struct Front {
     faults: Arc<Faults>,
     stats: Arc<Stats>,
     reset: Arc<Notify>,
+    request_log: Option<Arc<RequestLog>>,
 }
 
 const CURRENT_PREFIX: &str = "/metal.vmprovisioner.v1.VmService/";
@@ -199,6 +201,11 @@ impl tower::Service<http::Request<Incoming>> for Front {
             *request.uri_mut() = uri;
         }
         let rpc = path.rsplit('/').next().unwrap_or_default().to_string();
+        let accept_encoding = request
+            .headers()
+            .get(http::header::ACCEPT_ENCODING)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let request_log = self.request_log.clone();
         let fault = self.faults.take(&rpc);
         let mut connect = self.connect.clone();
         let reset = self.reset.clone();
@@ -245,6 +252,17 @@ impl tower::Service<http::Request<Incoming>> for Front {
                 }
             };
             guard.finish();
+            if let Some(log) = request_log {
+                log.record(RequestRecord {
+                    rpc,
+                    accept_encoding,
+                    status: response.status().as_u16(),
+                    content_encoding: response
+                        .headers()
+                        .get(http::header::CONTENT_ENCODING)
+                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                });
+            }
             Ok(response)
         })
     }
@@ -295,6 +313,7 @@ pub(crate) async fn serve(
             faults: front.faults.clone(),
             stats: front.stats.clone(),
             reset: reset.clone(),
+            request_log: front.request_log.clone(),
         };
         let acceptor = acceptor.clone();
         let mut stop = stop.clone();
@@ -330,6 +349,7 @@ pub(crate) struct FrontConfig {
     pub routes: Routes,
     pub faults: Arc<Faults>,
     pub stats: Arc<Stats>,
+    pub request_log: Option<Arc<RequestLog>>,
 }
 
 /// The address a server listens on.

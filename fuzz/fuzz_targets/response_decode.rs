@@ -20,6 +20,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         codec: Some(if json { Codec::Json } else { Codec::Proto }),
         retries: None,
         max_response_bytes: Some(1 << 20),
+        compression: None,
     })
     .expect("valid options");
     let mut headers = vec![("content-type".to_string(), if json { "application/json" } else { "application/proto" }.to_string())];

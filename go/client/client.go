@@ -58,6 +58,10 @@ type Config struct {
 	H2C bool
 	// Codec is "proto" (default, as the Go client) or "json".
 	Codec string
+	// Compression is the response compression asked for: "gzip" (default, as metald-cli:
+	// Accept-Encoding: gzip) or "identity" (Accept-Encoding: identity, an uncompressed
+	// answer; a gzip answer is still decoded).
+	Compression string
 	// Retries is the number of extra attempts of reads (GetVMInfo, ListVMs) after
 	// unavailable or a connection failure before any response byte; nil means 2. Writes
 	// are never retried.
@@ -168,6 +172,14 @@ func clientOptions(cfg Config) (metald.ClientOptions, error) {
 		o.Codec = &c
 	default:
 		return o, fmt.Errorf("metald client: Config.Codec %q: use \"proto\" or \"json\"", cfg.Codec)
+	}
+	switch cfg.Compression {
+	case "", "gzip":
+	case "identity":
+		c := metald.CompressionIdentity
+		o.Compression = &c
+	default:
+		return o, fmt.Errorf("metald client: Config.Compression %q: use \"gzip\" or \"identity\"", cfg.Compression)
 	}
 	return o, nil
 }

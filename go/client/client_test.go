@@ -188,6 +188,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{Config{ServerAddress: "http://127.0.0.1:1", UserID: "u", TenantID: "t", TLSMode: "tls"}, "TLSMode"},
 		{Config{ServerAddress: "http://127.0.0.1:1", UserID: "bad user", TenantID: "t", TLSMode: "disabled"}, "user"},
 		{Config{ServerAddress: "http://127.0.0.1:1", UserID: "u", TenantID: "t", TLSMode: "disabled", Codec: "xml"}, "Codec"},
+		{Config{ServerAddress: "http://127.0.0.1:1", UserID: "u", TenantID: "t", TLSMode: "disabled", Compression: "br"}, "Config.Compression"},
 		{Config{ServerAddress: "https://127.0.0.1:1", UserID: "u", TenantID: "t", TLSMode: "spiffe", SPIFFESocketPath: "/nonexistent/agent.sock", SPIFFETimeout: 200 * time.Millisecond}, "/nonexistent/agent.sock"},
 	} {
 		_, err := New(ctx, tc.cfg)

@@ -19,6 +19,7 @@ fn options(codec: Codec) -> Resolved {
         codec: Some(codec),
         retries: None,
         max_response_bytes: Some(1 << 16),
+        compression: None,
     })
     .unwrap()
 }

@@ -9,7 +9,7 @@ use metald_proto::server_url::{self, ServerUrl};
 
 use crate::bindings::exports::metald::client::endpoint;
 use crate::errors::{invalid, issue};
-use crate::model::{ClientOptions, Codec, Error, ValidationIssue};
+use crate::model::{ClientOptions, Codec, Compression, Error, ValidationIssue};
 use crate::validation::identity_issues;
 
 /// Default per-call deadline: 30 s, like the Go client.
@@ -38,6 +38,8 @@ pub struct Resolved {
     pub retries: u32,
     /// Response body cap in bytes.
     pub max_response_bytes: u32,
+    /// Response compression asked for.
+    pub compression: Compression,
 }
 
 impl Resolved {
@@ -70,6 +72,7 @@ impl Resolved {
                 codec: options.codec.unwrap_or(Codec::Proto),
                 retries: options.retries.unwrap_or(DEFAULT_RETRIES),
                 max_response_bytes,
+                compression: options.compression.unwrap_or(Compression::Gzip),
             }),
             _ => Err(Error::InvalidConfig(issues)),
         }
@@ -86,6 +89,7 @@ impl Resolved {
             codec: Some(self.codec),
             retries: Some(self.retries),
             max_response_bytes: Some(self.max_response_bytes),
+            compression: Some(self.compression),
         }
     }
 
@@ -132,6 +136,7 @@ mod tests {
             codec: None,
             retries: None,
             max_response_bytes: None,
+            compression: None,
         }
     }
 
@@ -146,6 +151,8 @@ mod tests {
         assert_eq!(resolved.codec, Codec::Proto);
         assert_eq!(resolved.retries, 2);
         assert_eq!(resolved.max_response_bytes, 16 << 20);
+        assert_eq!(resolved.compression, Compression::Gzip);
+        assert_eq!(resolved.to_options().compression, Some(Compression::Gzip));
         assert_eq!(Resolved::new(&resolved.to_options()).unwrap(), resolved);
     }
 

@@ -21,6 +21,7 @@
 //!         codec: None,
 //!         retries: None,
 //!         max_response_bytes: None,
+//!         compression: None,
 //!     })
 //!     .await?;
 //! let vms = client.list_all_vms(&[]).await?;

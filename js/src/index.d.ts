@@ -11,6 +11,7 @@ import type * as Codec from '../generated/interfaces/metald-client-codec.js';
 import type {
   ClientOptions,
   Codec as WireCodec,
+  Compression,
   ConnectError,
   Error as MetaldErrorVariant,
   ErrorCode,
@@ -90,6 +91,12 @@ export interface MetaldOptions {
   retries?: number;
   /** Largest response body accepted, in bytes (default 16 MiB). */
   maxResponseBytes?: number;
+  /**
+   * Response compression to ask for: `gzip` (default, as metald-cli: `Accept-Encoding: gzip`)
+   * or `identity` (`Accept-Encoding: identity`, an uncompressed answer; a gzip answer is still
+   * decoded).
+   */
+  compression?: Compression;
 }
 
 export interface Metald {

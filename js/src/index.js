@@ -126,6 +126,9 @@ export function serverAllowEntry(server) {
  * @param {'proto'|'json'} [options.codec]
  * @param {number} [options.retries]
  * @param {number} [options.maxResponseBytes]
+ * @param {'gzip'|'identity'} [options.compression] response compression to ask for: `gzip`
+ *   (default, as metald-cli: `Accept-Encoding: gzip`) or `identity` (`Accept-Encoding: identity`,
+ *   an uncompressed answer; a gzip answer is still decoded)
  */
 export function createMetald(options) {
   if (!options || typeof options !== 'object') throw new TypeError('createMetald: options are required');

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable
@@ -179,3 +180,45 @@ def test_client_survives_a_trap(client: m.Client) -> None:
         client.list_vms()
     assert err.value.code == "internal"
     assert isinstance(client.list_vms(), m.ListVmsResponse)
+
+
+def _request_log(path: Path) -> list[dict[str, object]]:
+    """The lines of ``metald-host dev-server --request-log``."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("compression", "accept", "encoding"),
+    [(None, "gzip", "gzip"), ("gzip", "gzip", "gzip"), ("identity", "identity", None)],
+)
+def test_compression_is_what_the_server_sees_and_answers(
+    tmp_path: Path,
+    runtime: m.Runtime,
+    compression: str | None,
+    accept: str,
+    encoding: str | None,
+) -> None:
+    # The dev server compresses every answer it may, as metald does.
+    log = tmp_path / "requests.jsonl"
+    with (
+        dev_server(tmp_path, "--request-log", str(log)) as url,
+        m.Client(
+            url, USER_ID, TENANT_ID, compression=compression, runtime=runtime, tls=DISABLED
+        ) as client,
+    ):
+        assert client.options().compression is m.Compression(accept)
+        vm = client.create_vm(m.template_config("minimal"))
+        assert client.get_vm_info(vm.vm_id).vm_id == vm.vm_id
+    records = _request_log(log)
+    assert [r["rpc"] for r in records] == ["CreateVm", "GetVmInfo"]
+    for record in records:
+        assert (record["status"], record["accept_encoding"], record["content_encoding"]) == (
+            200,
+            accept,
+            encoding,
+        ), record
+
+
+def test_a_bad_compression_is_an_error_naming_the_argument(server_url: str) -> None:
+    with pytest.raises(ValueError, match=r"^compression: 'br' is not one of gzip, identity$"):
+        m.Client(server_url, USER_ID, TENANT_ID, compression="br", tls=DISABLED)

@@ -12,6 +12,11 @@
 //! (component/callgrind.rs): this program runs itself as the client process, the server stays
 //! outside valgrind.
 //!
+//! The dev server gzips every answer a client asks gzip for (as metald does), which both clients
+//! do by default; `latency` and `instructions` also measure both asking for uncompressed
+//! answers: the component with client option `compression: identity`, the native client with
+//! no compression registered (no `Accept-Encoding`).
+//!
 //! The native client is the official `connectrpc` crate's generated `VmServiceClient` over its
 //! pooled hyper-util `HttpClient`: what a Rust user would pick to call metald without wasm.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -26,7 +31,7 @@ use connectrpc::client::{CallOptions, ClientConfig, HttpClient};
 use metald_devserver::pb::{GetVmInfoRequest, VmServiceClient};
 use metald_devserver::{DevServer, DevServerConfig};
 use metald_host::bindings::templates::Template;
-use metald_host::bindings::types::{ClientOptions, ListVmsRequest};
+use metald_host::bindings::types::{ClientOptions, Compression, ListVmsRequest};
 use metald_host::component::{CacheMode, ComponentSource, EMBEDDED_COMPONENT, EngineLimits};
 use metald_host::{Runtime, RuntimeConfig};
 
@@ -82,7 +87,13 @@ fn options(server: &str) -> ClientOptions {
         codec: None,
         retries: None,
         max_response_bytes: None,
+        compression: None,
     }
+}
+
+/// [`options`] asking for uncompressed answers (`Accept-Encoding: identity`).
+fn identity_options(server: &str) -> ClientOptions {
+    ClientOptions { compression: Some(Compression::Identity), ..options(server) }
 }
 
 fn call_options() -> CallOptions {
@@ -104,6 +115,15 @@ fn native(server: &str, http2: bool) -> VmServiceClient<HttpClient> {
     VmServiceClient::new(http, ClientConfig::new(server.parse().unwrap()))
 }
 
+/// [`native`] with no compression registered: it sends no `Accept-Encoding`, and the server
+/// answers uncompressed.
+fn native_identity(server: &str, http2: bool) -> VmServiceClient<HttpClient> {
+    let http = if http2 { HttpClient::plaintext_http2_only() } else { HttpClient::plaintext() };
+    let config = ClientConfig::new(server.parse().unwrap())
+        .with_compression(connectrpc::compression::CompressionRegistry::new());
+    VmServiceClient::new(http, config)
+}
+
 /// Creates one VM and returns its id.
 async fn seed(runtime: &Runtime, server: &str) -> String {
     let config = runtime.instantiate().await.unwrap().template_config(Template::Standard).await.unwrap();
@@ -113,11 +133,11 @@ async fn seed(runtime: &Runtime, server: &str) -> String {
 
 async fn latency_component(
     runtime: &Runtime,
-    server: &str,
+    options: ClientOptions,
     vm_id: &str,
     calls: usize,
 ) -> (Duration, Duration) {
-    let mut client = runtime.client(options(server)).await.unwrap();
+    let mut client = runtime.client(options).await.unwrap();
     for _ in 0..calls.min(50) {
         client.get_vm_info(vm_id).await.unwrap();
     }
@@ -221,36 +241,63 @@ async fn instruction_rows(rows: &mut Vec<Row>, full: bool, url: &str, vm_id: &st
     let benchmark = std::env::current_exe().unwrap();
     let (url, vm_id, dir) = (url.to_string(), vm_id.to_string(), cache.path().to_path_buf());
     let measured = tokio::task::spawn_blocking(move || {
-        let side = |side| callgrind::measure(&benchmark, side, &url, &vm_id, &dir, counts);
+        let side = |side| {
+            callgrind::measure(&benchmark, side, &url, &vm_id, &dir, counts)
+                .unwrap_or_else(|error| panic!("callgrind ({}): {error}", side.name()))
+        };
         // A debug build compiles the component under valgrind for many minutes: the smoke run
-        // measures the native side only, which exercises the same measuring code.
-        let component = if full { Some(side(callgrind::Side::Component)) } else { None };
-        (component, side(callgrind::Side::Native))
+        // measures the native sides only, which exercises the same measuring code.
+        let component =
+            full.then(|| (side(callgrind::Side::Component), side(callgrind::Side::ComponentIdentity)));
+        (component, side(callgrind::Side::Native), side(callgrind::Side::NativeIdentity))
     })
     .await
     .unwrap();
-    let native = measured.1.unwrap_or_else(|error| panic!("callgrind: {error}"));
-    let Some(component) = measured.0 else {
+    let (component, native, native_identity) = measured;
+    let count = |n: f64| format!("{:.0}", n);
+    let Some((component, component_identity)) = component else {
         rows.push(row(
-            "client instructions per GetVmInfo, HTTP/1.1 (callgrind; smoke: native side only)",
+            "client instructions per GetVmInfo, HTTP/1.1, gzip / identity (callgrind; smoke: native side only)",
             "—",
-            format!("{:.0}", native.total),
+            format!("{} / {}", count(native.total), count(native_identity.total)),
             "",
             "",
         ));
         return;
     };
-    let component = component.unwrap_or_else(|error| panic!("callgrind: {error}"));
+    let calls = format!("{} − {} calls", counts.many, counts.few);
+    instruction_breakdown(rows, &format!("HTTP/1.1 (callgrind, {calls})"), &component, &native, "≤ 2.5");
+    instruction_breakdown(
+        rows,
+        &format!("HTTP/1.1, compression identity (no Accept-Encoding natively; callgrind, {calls})"),
+        &component_identity,
+        &native_identity,
+        "",
+    );
+    rows.push(row(
+        "client instructions per GetVmInfo saved by identity (gzip − identity)",
+        count(component.total - component_identity.total),
+        count(native.total - native_identity.total),
+        "",
+        "",
+    ));
+}
+
+/// The total row of a component/native pair of callgrind measurements, then one row per bucket.
+fn instruction_breakdown(
+    rows: &mut Vec<Row>,
+    label: &str,
+    component: &callgrind::PerCall,
+    native: &callgrind::PerCall,
+    goal: &'static str,
+) {
     let count = |n: f64| format!("{:.0}", n);
     rows.push(row(
-        format!(
-            "client instructions per GetVmInfo, HTTP/1.1 (callgrind, {} − {} calls)",
-            counts.many, counts.few
-        ),
+        format!("client instructions per GetVmInfo, {label}"),
         count(component.total),
         count(native.total),
         format!("{:.2}", component.total / native.total),
-        "≤ 2.5",
+        goal,
     ));
     let native_of = |bucket| native.buckets.iter().find(|(b, _)| *b == bucket).map_or(0.0, |(_, n)| *n);
     for &(bucket, n) in &component.buckets {
@@ -307,15 +354,16 @@ async fn callgrind_client(side: &str) {
     let (url, vm_id) = (var(callgrind::URL_ENV), var(callgrind::VM_ENV));
     let calls: usize = var(callgrind::CALLS_ENV).parse().unwrap();
     match side {
-        "component" => {
+        "component" | "component-identity" => {
             let runtime = runtime(&url, false);
-            let mut client = runtime.client(options(&url)).await.unwrap();
+            let options = if side == "component" { options(&url) } else { identity_options(&url) };
+            let mut client = runtime.client(options).await.unwrap();
             for _ in 0..3 + calls {
                 std::hint::black_box(client.get_vm_info(&vm_id).await.unwrap());
             }
         }
-        "native" => {
-            let client = native(&url, false);
+        "native" | "native-identity" => {
+            let client = if side == "native" { native(&url, false) } else { native_identity(&url, false) };
             for _ in 0..3 + calls {
                 let request = GetVmInfoRequest { vm_id: vm_id.clone(), ..Default::default() };
                 std::hint::black_box(
@@ -323,7 +371,10 @@ async fn callgrind_client(side: &str) {
                 );
             }
         }
-        other => panic!("{}={other}: expected component or native", callgrind::CHILD_ENV),
+        other => panic!(
+            "{}={other}: expected component, native, component-identity or native-identity",
+            callgrind::CHILD_ENV
+        ),
     }
 }
 
@@ -361,7 +412,7 @@ async fn main() {
     let protocols =
         if wanted("latency") { &[("HTTP/1.1", &h1, false), ("HTTP/2 (h2c)", &h2, true)][..] } else { &[] };
     for &(label, runtime, http2) in protocols {
-        let (c50, c99) = latency_component(runtime, &url, &vm_id, plan.latency_calls).await;
+        let (c50, c99) = latency_component(runtime, options(&url), &vm_id, plan.latency_calls).await;
         let native_client = native(&url, http2);
         let (n50, n99) = latency_native(&native_client, &vm_id, plan.latency_calls).await;
         let ratio = |a: Duration, b: Duration| format!("{:.2}", a.as_secs_f64() / b.as_secs_f64());
@@ -377,6 +428,19 @@ async fn main() {
             micros(c99),
             micros(n99),
             ratio(c99, n99),
+            "",
+        ));
+    }
+    if wanted("latency") {
+        // Both clients asking for uncompressed answers from the same always-compressing server.
+        let (c50, c99) = latency_component(&h1, identity_options(&url), &vm_id, plan.latency_calls).await;
+        let native_client = native_identity(&url, false);
+        let (n50, n99) = latency_native(&native_client, &vm_id, plan.latency_calls).await;
+        rows.push(row(
+            "GetVmInfo latency p50 / p99, HTTP/1.1, compression identity (no Accept-Encoding natively)",
+            format!("{} / {}", micros(c50), micros(c99)),
+            format!("{} / {}", micros(n50), micros(n99)),
+            format!("{:.2}", c50.as_secs_f64() / n50.as_secs_f64()),
             "",
         ));
     }

@@ -29,6 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             codec: None,
             retries: None,
             max_response_bytes: None,
+            compression: None,
         })
         .await?;
     let created = client.create_vm(&config).await?;

@@ -26,6 +26,7 @@ pub fn options(server: &str) -> ClientOptions {
         codec: None,
         retries: None,
         max_response_bytes: None,
+        compression: None,
     }
 }
 

@@ -214,6 +214,7 @@ fn reconcile(args: &Args) -> Result<Tally, String> {
         codec: None,
         retries: None,
         max_response_bytes: None,
+        compression: None,
     })
     .map_err(|e| failure("opening the client", e))?;
     let vms = client.list_all_vms(&[]).map_err(|e| failure("listing VMs", e))?;

@@ -74,6 +74,7 @@ fn options(timeout_ms: u32, retries: u32) -> Resolved {
         codec: None,
         retries: Some(retries),
         max_response_bytes: None,
+        compression: None,
     })
     .unwrap()
 }

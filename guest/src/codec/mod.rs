@@ -75,6 +75,16 @@ fn content_type(codec: Codec) -> &'static str {
     }
 }
 
+/// The `Accept-Encoding` of a request (Connect unary, https://connectrpc.com/docs/protocol/#unary-request).
+/// `identity` is sent rather than no header: RFC 9110 §12.5.3 reads a missing header as "any
+/// coding", and HTTP stacks such as Go's net/http add their own `gzip` to a request without one.
+fn accept_encoding(compression: Compression) -> &'static str {
+    match compression {
+        Compression::Gzip => "gzip",
+        Compression::Identity => "identity",
+    }
+}
+
 fn encode<M: Described>(message: &M, codec: Codec) -> Vec<u8> {
     match codec {
         Codec::Proto => message.encode_to_vec(),
@@ -134,7 +144,7 @@ pub fn encode_request(
         ("content-length".to_string(), body.len().to_string()),
         ("connect-protocol-version".to_string(), "1".to_string()),
         ("connect-timeout-ms".to_string(), timeout_ms.max(1).to_string()),
-        ("accept-encoding".to_string(), "gzip".to_string()),
+        ("accept-encoding".to_string(), accept_encoding(options.compression).to_string()),
         ("authorization".to_string(), format!("Bearer dev_user_{}", options.user_id)),
         ("x-tenant-id".to_string(), options.tenant_id.clone()),
         ("user-agent".to_string(), USER_AGENT.to_string()),

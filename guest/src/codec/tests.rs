@@ -12,6 +12,7 @@ fn options(codec: Codec) -> Resolved {
         codec: Some(codec),
         retries: None,
         max_response_bytes: Some(1 << 20),
+        compression: None,
     })
     .unwrap()
 }
@@ -45,6 +46,43 @@ fn boot_request_is_a_connect_unary_post() {
     assert_eq!(h("accept-encoding"), "gzip");
     assert_eq!(h("authorization"), "Bearer dev_user_alice");
     assert_eq!(h("x-tenant-id"), "acme");
+}
+
+#[test]
+fn compression_identity_asks_for_an_uncompressed_answer_and_gzip_is_the_default() {
+    let get = RpcRequest::GetVmInfo("ud-0123456789abcdef".into());
+    let default = encode_request(&options(Codec::Proto), &get, 1).unwrap();
+    assert_eq!(header(&default.headers, "accept-encoding"), Some("gzip"));
+
+    let mut identity = options(Codec::Proto);
+    identity.compression = Compression::Identity;
+    for codec in [Codec::Proto, Codec::Json] {
+        identity.codec = codec;
+        let request = encode_request(&identity, &get, 1).unwrap();
+        let accept: Vec<&str> = request
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("accept-encoding"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(accept, ["identity"], "{codec:?}");
+    }
+}
+
+#[test]
+fn compression_identity_still_decodes_a_gzip_answer() {
+    let mut identity = options(Codec::Proto);
+    identity.compression = Compression::Identity;
+    let body = pb::DeleteVmResponse { success: true }.encode_to_vec();
+    let decoded = decode_response(
+        &identity,
+        RpcMethod::DeleteVm,
+        &gzipped("application/proto", body::tests::gzip_stored(&body)),
+    )
+    .unwrap();
+    assert_eq!(decoded, RpcResponse::DeleteVm(DeleteVmResponse { success: true }));
+    let plain = decode_response(&identity, RpcMethod::DeleteVm, &ok("application/proto", body)).unwrap();
+    assert_eq!(plain, RpcResponse::DeleteVm(DeleteVmResponse { success: true }));
 }
 
 #[test]

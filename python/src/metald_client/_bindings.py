@@ -24,6 +24,7 @@ __all__ = [
     "ClientOptions",
     "CodeInfo",
     "Codec",
+    "Compression",
     "ConnectError",
     "ConsoleConfig",
     "CpuConfig",
@@ -1017,6 +1018,24 @@ class Codec(WitEnum):
 T_CODEC = _m.Enum(Codec, "codec", ("proto", "json"))
 
 
+class Compression(WitEnum):
+    """Response compression a client asks for (Connect unary ``Accept-Encoding``,
+    https://connectrpc.com/docs/protocol/#unary-request). Requests are never compressed.
+
+    WIT: enum ``compression`` of ``metald:client/types@0.1.0``.
+    """
+
+    GZIP = "gzip"
+    """``Accept-Encoding: gzip``, as metald-cli sends: the server may gzip the answer."""
+    IDENTITY = "identity"
+    """``Accept-Encoding: identity`` (RFC 9110 §12.5.3): the answer comes uncompressed, trading
+    bytes on the wire for no inflate in the client. A gzip answer from a server that ignores
+    the header is still decoded."""
+
+
+T_COMPRESSION = _m.Enum(Compression, "compression", ("gzip", "identity"))
+
+
 @dataclass
 class ClientOptions:
     """How a client reaches metald and who it acts as. TLS is the host's business: the component
@@ -1045,6 +1064,8 @@ class ClientOptions:
     failure before any response byte. Default 2. Writes are never retried."""
     max_response_bytes: int | None = None
     """Largest response body accepted, in bytes (after gzip decoding). Default 16 MiB."""
+    compression: Compression | None = None
+    """Response compression to ask for. Default ``gzip``."""
 
 
 T_CLIENT_OPTIONS = _m.Record(
@@ -1059,6 +1080,7 @@ T_CLIENT_OPTIONS = _m.Record(
         _m.Field("codec", "codec", _m.Option(T_CODEC)),
         _m.Field("retries", "retries", _m.Option(_m.U32)),
         _m.Field("max-response-bytes", "max_response_bytes", _m.Option(_m.U32)),
+        _m.Field("compression", "compression", _m.Option(T_COMPRESSION)),
     ),
 )
 
@@ -2083,6 +2105,7 @@ TYPES: dict[tuple[str, str], _m.Type] = {
     ("metald:client/types@0.1.0", "vm-info"): T_VM_INFO,
     ("metald:client/types@0.1.0", "list-vms-response"): T_LIST_VMS_RESPONSE,
     ("metald:client/types@0.1.0", "codec"): T_CODEC,
+    ("metald:client/types@0.1.0", "compression"): T_COMPRESSION,
     ("metald:client/types@0.1.0", "client-options"): T_CLIENT_OPTIONS,
     ("metald:client/types@0.1.0", "error-code"): T_ERROR_CODE,
     ("metald:client/types@0.1.0", "error-detail"): T_ERROR_DETAIL,

@@ -20,6 +20,7 @@ from .transport import Transport
 from .types import (
     ClientOptions,
     Codec,
+    Compression,
     CreateVmResponse,
     DeleteVmRequest,
     DeleteVmResponse,
@@ -38,6 +39,17 @@ __all__ = ["Client"]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+
+
+def _compression(value: Compression | str | None) -> Compression | None:
+    """The ``compression`` argument as the enum; ``ValueError`` naming the argument otherwise."""
+    if value is None:
+        return None
+    try:
+        return Compression(value)
+    except ValueError:
+        cases = ", ".join(c.wit_name for c in Compression)
+        raise ValueError(f"compression: {value!r} is not one of {cases}") from None
 
 
 class Client:
@@ -64,6 +76,9 @@ class Client:
         codec: Wire codec (default ``proto``).
         retries: Extra attempts for reads after ``unavailable`` (default 2).
         max_response_bytes: Largest response body accepted (default 16 MiB).
+        compression: Response compression to ask for: ``gzip`` (default, as ``metald-cli``:
+            ``Accept-Encoding: gzip``) or ``identity`` (``Accept-Encoding: identity``, an
+            uncompressed answer; a gzip answer is still decoded).
         runtime: A :class:`~metald_client.Runtime` or a path to the component.
         tls: The TLS mode and its settings; default ``TlsOptions()``: SPIFFE, the Workload
             API socket from the environment. ``TlsOptions.disabled()`` needs nothing (a plain
@@ -88,6 +103,7 @@ class Client:
         codec: Codec | str | None = None,
         retries: int | None = None,
         max_response_bytes: int | None = None,
+        compression: Compression | str | None = None,
         runtime: RuntimeLike = None,
         tls: TlsOptions | None = None,
         allow_hosts: Iterable[str] = (),
@@ -102,6 +118,7 @@ class Client:
                 codec=Codec(codec) if codec is not None else None,
                 retries=retries,
                 max_response_bytes=max_response_bytes,
+                compression=_compression(compression),
             ),
             runtime,
             tls,

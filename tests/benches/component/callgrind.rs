@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// The environment variable that makes the benchmark a callgrind client process:
-/// `component` or `native`.
+/// `component`, `native`, `component-identity` or `native-identity`.
 pub const CHILD_ENV: &str = "METALD_BENCH_CALLGRIND_CLIENT";
 /// The server URL, VM id and call count of a client process.
 pub const URL_ENV: &str = "METALD_BENCH_URL";
@@ -25,17 +25,24 @@ pub const CACHE_ENV: &str = "METALD_CACHE_DIR";
 /// Which client a process runs.
 #[derive(Clone, Copy, Debug)]
 pub enum Side {
-    /// The component through metald-host.
+    /// The component through metald-host (compression gzip, the default).
     Component,
-    /// The native connectrpc client.
+    /// The native connectrpc client (its default `Accept-Encoding`).
     Native,
+    /// The component with compression `identity`: uncompressed answers.
+    ComponentIdentity,
+    /// The native client without `Accept-Encoding`: uncompressed answers.
+    NativeIdentity,
 }
 
 impl Side {
-    fn name(self) -> &'static str {
+    /// The value of [`CHILD_ENV`] for this side.
+    pub fn name(self) -> &'static str {
         match self {
             Side::Component => "component",
             Side::Native => "native",
+            Side::ComponentIdentity => "component-identity",
+            Side::NativeIdentity => "native-identity",
         }
     }
 }
@@ -168,7 +175,7 @@ pub fn measure(
     counts: Counts,
 ) -> Result<PerCall, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    if let Side::Component = side {
+    if let Side::Component | Side::ComponentIdentity = side {
         // Compiles the component into the cache under valgrind (whose CPU lacks some of the
         // host's features, so an artifact compiled outside would not be used), so that both
         // measured runs load it from there.
