@@ -42,13 +42,15 @@ const BLOCKING_WRITE_MAX: usize = 4096;
 
 /// The component's transport: the host's `wasi:http` implementation.
 pub struct WasiTransport {
+    /// xorshift64 state; 0 until the first [`Transport::entropy`].
     state: u64,
 }
 
 impl WasiTransport {
-    /// A transport whose jitter is seeded from the clock.
+    /// A transport whose jitter is seeded from the clock on first use (only a retry needs
+    /// it: a call that succeeds at once reads no clock for it).
     pub fn new() -> Self {
-        WasiTransport { state: monotonic_clock::now() | 1 }
+        WasiTransport { state: 0 }
     }
 }
 
@@ -62,6 +64,9 @@ impl Transport for WasiTransport {
     }
 
     fn entropy(&mut self) -> u64 {
+        if self.state == 0 {
+            self.state = monotonic_clock::now() | 1;
+        }
         // xorshift64: jitter needs spread, not secrecy.
         self.state ^= self.state << 13;
         self.state ^= self.state >> 7;
@@ -76,19 +81,18 @@ impl Transport for WasiTransport {
         deadline: u64,
         max_body: u32,
     ) -> Result<HttpResponse, Failure> {
-        let timer = monotonic_clock::subscribe_instant(deadline);
-        Exchange { authority: "", remaining: deadline.saturating_sub(now), timer }.run(request, max_body)
+        Exchange { authority: "", deadline, remaining: deadline.saturating_sub(now) }.run(request, max_body)
     }
 }
 
-/// One request/response exchange. Pollables are made once and reused: every `wasi` call
-/// crosses into the host.
+/// One request/response exchange. Pollables are made once, when first waited on, and
+/// reused: every `wasi` call crosses into the host.
 struct Exchange<'a> {
     authority: &'a str,
+    /// Monotonic time by which the exchange must be over.
+    deadline: u64,
     /// Nanoseconds from the exchange's start to its deadline.
     remaining: u64,
-    /// Ready once the deadline has passed.
-    timer: Pollable,
 }
 
 /// Whether a step can go on now or has to wait for its pollable.
@@ -106,6 +110,9 @@ impl<'a> Exchange<'a> {
             fail(ErrorCode::Internal, format!("malformed URL {:?}", request.url), Stage::NotSent)
         })?;
         self.authority = authority;
+        // Ready once the deadline has passed; made at the first wait (a host that answers at
+        // once never needs it).
+        let mut timer: Option<Pollable> = None;
         let entries: Vec<(String, Vec<u8>)> =
             request.headers.iter().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
         let fields = Fields::from_list(&entries).map_err(|e| {
@@ -166,7 +173,7 @@ impl<'a> Exchange<'a> {
             }
             // Nothing can move: block until one of the waiting steps, or the deadline, can.
             let mut waiting: Vec<&Pollable> = Vec::with_capacity(3);
-            waiting.push(&self.timer);
+            waiting.push(timer.get_or_insert_with(|| monotonic_clock::subscribe_instant(self.deadline)));
             let upload_at = match upload.pollable() {
                 Some(ready) if writing == Progress::Blocked => {
                     waiting.push(ready);
@@ -221,6 +228,7 @@ impl<'a> Exchange<'a> {
         })?;
         Ok(Some(Answer {
             ready: None,
+            expected: declared,
             stream,
             _incoming: incoming,
             _response: response,
@@ -445,6 +453,8 @@ struct Answer {
     /// Made the first time a read finds nothing yet: a body that came with the head never
     /// needs one.
     ready: Option<Pollable>,
+    /// The `content-length` the head declared.
+    expected: Option<u64>,
     stream: InputStream,
     _incoming: IncomingBody,
     _response: IncomingResponse,
@@ -454,9 +464,14 @@ struct Answer {
 }
 
 impl Answer {
-    /// Reads what the body has now; `Finished` at its end.
+    /// Reads what the body has now; `Finished` at its end: the stream's end, or as many
+    /// bytes as the `content-length` declared (RFC 9112 §6.3: that is the message's end, so
+    /// no further read and wait is spent on learning that the stream ends there).
     fn read(&mut self, exchange: &Exchange<'_>, max_body: u32) -> Result<Progress, Failure> {
         loop {
+            if self.expected.is_some_and(|length| self.body.len() as u64 >= length) {
+                return Ok(Progress::Finished);
+            }
             match self.stream.read(READ_CHUNK) {
                 Ok(chunk) if chunk.is_empty() => return Ok(Progress::Blocked),
                 Ok(chunk) => {
