@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Shrinks the metald component for scripts/build-component.sh: runs Binaryen's wasm-opt over
 // each core module inside it (`jco opt`, which puts the optimized modules back in place and
-// validates the result). Both tools are this package's exactly pinned devDependencies
+// validates the result), then drops the top-level `component-name` custom section (debug
+// names of the component's own items, ~15 KB, read by no runtime: wasmtime, jco, wazero via
+// go/metald and wasmtime-py name nothing after it; `wasm-tools print` shows indices instead).
+// Both tools are this package's exactly pinned devDependencies
 // (@bytecodealliance/jco, binaryen in package.json and package-lock.json), so the output is a
 // function of the input and the lock file: the committed copies stay reproducible.
 //
@@ -14,7 +17,7 @@
 // extended-const, which wazero lacks.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,7 +26,7 @@ import { jcoCli } from './jco-cli.mjs';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The wasm-opt arguments: optimize for size with the features the module already uses. */
-export const WASM_OPT_ARGS = [
+const WASM_OPT_ARGS = [
   '-Oz',
   '--enable-bulk-memory',
   '--enable-sign-ext',
@@ -46,6 +49,45 @@ function toolProblems() {
     else if (installed !== locked) problems.push(`${name} ${installed ?? 'is not installed'} (locked: ${locked})`);
   }
   return problems;
+}
+
+/** Reads an unsigned LEB128 at `offset`: [value, offset after it]. */
+function readU32(bytes, offset) {
+  let value = 0;
+  let shift = 0;
+  for (;;) {
+    if (offset >= bytes.length || shift > 28) throw new Error(`malformed LEB128 at byte ${offset}`);
+    const byte = bytes[offset++];
+    value += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) return [value, offset];
+    shift += 7;
+  }
+}
+
+/**
+ * `component` without its top-level custom sections named `name` (the binary format's
+ * sections: an id byte, a LEB128 size, the payload; a custom section, id 0, starts its payload
+ * with its name). Nested components and modules are left alone.
+ */
+function dropCustomSection(component, name) {
+  const preamble = 8; // \0asm, version, layer
+  const kept = [component.subarray(0, preamble)];
+  let offset = preamble;
+  while (offset < component.length) {
+    const start = offset;
+    const id = component[offset];
+    const [size, payload] = readU32(component, offset + 1);
+    const end = payload + size;
+    if (end > component.length) throw new Error(`section at byte ${start} runs past the end`);
+    let drop = false;
+    if (id === 0) {
+      const [nameLength, nameStart] = readU32(component, payload);
+      drop = Buffer.from(component.subarray(nameStart, nameStart + nameLength)).toString('utf8') === name;
+    }
+    if (!drop) kept.push(component.subarray(start, end));
+    offset = end;
+  }
+  return Buffer.concat(kept);
 }
 
 const args = process.argv.slice(2);
@@ -77,4 +119,5 @@ try {
   console.error(`error: jco opt (wasm-opt) failed for ${input}`);
   process.exit(error.status || 1);
 }
+writeFileSync(output, dropCustomSection(readFileSync(output), 'component-name'));
 console.error(`optimized ${input} (${statSync(input).size} bytes) into ${output} (${statSync(output).size} bytes)`);
