@@ -9,7 +9,8 @@
 # (default target/), then Binaryen's wasm-opt shrinks its core modules (js/scripts/optimize-component.mjs:
 # `jco opt`, both tools pinned in js/package-lock.json, installed here by `npm ci` in js/ when
 # missing) into $CARGO_TARGET_DIR/wasm32-wasip2/component/optimized/metald_guest.wasm, the file the
-# copies must equal and js/ reads. wasm-opt takes about 85 KB (15%) off the component.
+# copies must equal and js/ reads. wasm-opt takes about 86 KB off the component, dropping the
+# debug-only component-name section another 15 KB (README.md, "Benchmarks").
 #
 #   scripts/build-component.sh           build, then copy the fresh build over the copies
 #   scripts/build-component.sh --check   build, then fail if a copy differs (scripts/test.sh)
