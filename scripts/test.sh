@@ -61,6 +61,8 @@ step "JavaScript package (jco transpile of the same component; Node transport: f
 # both built by `cargo test --workspace` above. test/package.test.mjs runs `npm pack` and installs
 # the tarball into an empty directory under $TMPDIR (dependencies from npm's cache).
 (cd js && npm ci --no-audit --no-fund && npm test)
+# The cold-start table (README, "Benchmarks"), one sample: the script keeps working.
+node js/scripts/cold-start.mjs --samples 1
 
 step "Python package (wasmtime-py, its own wasi:http host): ruff, mypy --strict, pytest, the wheel"
 python3 -m venv target/python-venv
@@ -71,6 +73,8 @@ target/python-venv/bin/ruff format --check python/src python/tests python/setup.
 METALD_HOST_BIN="$PWD/target/debug/metald-host" \
   METALD_FAKE_WORKLOAD_API_BIN="$PWD/target/debug/metald-fake-workload-api" \
   target/python-venv/bin/pytest -q python/tests
+# The cold-start table (README, "Benchmarks"), one sample: the script keeps working.
+target/python-venv/bin/python python/scripts/cold_start.py --samples 1
 # The wheel carries the component and works outside the repository: built, installed into a
 # fresh venv in a temporary directory, used from another directory.
 METALD_HOST_BIN="$PWD/target/debug/metald-host" python/scripts/check-wheel.sh

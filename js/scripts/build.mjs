@@ -5,7 +5,8 @@
 // SPIFFE Workload API proto the SPIFFE mode loads (src/workload-api.js) from the one the fake
 // Workload API is built from (devserver/proto/workload.proto), so the package carries it.
 //
-//   METALD_COMPONENT   path of the component (default ../target/wasm32-wasip2/component/metald_guest.wasm)
+//   METALD_COMPONENT   path of the component (default ../target/wasm32-wasip2/component/optimized/metald_guest.wasm,
+//                      written by scripts/build-component.sh)
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { jcoCli } from './jco-cli.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const defaultComponent = resolve(root, '../target/wasm32-wasip2/component/metald_guest.wasm');
+const defaultComponent = resolve(root, '../target/wasm32-wasip2/component/optimized/metald_guest.wasm');
 const component = process.env.METALD_COMPONENT ? resolve(process.env.METALD_COMPONENT) : defaultComponent;
 const outDir = join(root, 'generated');
 
@@ -25,7 +26,6 @@ if (!existsSync(component) || !statSync(component).isFile()) {
     `error: the metald component was not found at ${component}\n` +
       '  Build it first, from the repository root:\n' +
       '      ./scripts/build-component.sh\n' +
-      '  (or: cargo build -p metald-guest --target wasm32-wasip2 --profile component)\n' +
       '  or point METALD_COMPONENT at a metald_guest.wasm.',
   );
   process.exit(1);

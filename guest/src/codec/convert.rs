@@ -9,8 +9,16 @@ use metald_proto as pb;
 use crate::model::*;
 
 /// A string-map as a proto map (a repeated key keeps its last value).
+///
+/// Inserted pair by pair rather than `collect`ed: collecting into a `BTreeMap` sorts and
+/// bulk-builds, code the component would carry for this function alone (`insert` is there
+/// anyway for decoding); see "Benchmarks" in README.md.
 pub fn map_to_proto(map: &StringMap) -> BTreeMap<String, String> {
-    map.iter().cloned().collect()
+    let mut proto = BTreeMap::new();
+    for (key, value) in map {
+        proto.insert(key.clone(), value.clone());
+    }
+    proto
 }
 
 /// A proto map as a string-map (already sorted).
@@ -499,6 +507,15 @@ mod tests {
         config.network[0].rx_rate_limit = Some(RateLimit { bandwidth: 5, refill_time: 6, burst: 7 });
         config.network[0].mode = NetworkMode::Ipv6Only;
         assert_eq!(config_from_proto(config_to_proto(&config)), config);
+    }
+
+    #[test]
+    fn a_string_map_becomes_a_proto_map_whose_repeated_keys_keep_their_last_value() {
+        let map: StringMap =
+            vec![("b".into(), "1".into()), ("a".into(), "2".into()), ("b".into(), "3".into())];
+        let proto = map_to_proto(&map);
+        assert_eq!(proto, BTreeMap::from([("a".into(), "2".into()), ("b".into(), "3".into())]));
+        assert_eq!(map_from_proto(proto), vec![("a".into(), "2".into()), ("b".into(), "3".into())]);
     }
 
     #[test]
