@@ -78,8 +78,8 @@ fn gunzip(body: &[u8], max: usize) -> Result<Vec<u8>, Gzip> {
         let header = header_len(rest).map_err(|why| Gzip::Malformed(format!("member {member}: {why}")))?;
         let start = out.len();
         decompressor.init();
-        let deflate_len =
-            inflate(&mut decompressor, &rest[header..], &mut out, start, max).map_err(|e| match e {
+        let deflate_len = inflate(&mut decompressor, &rest[header..], &mut out, start, max, size_hint(rest))
+            .map_err(|e| match e {
                 Gzip::Malformed(why) => Gzip::Malformed(format!("member {member}: {why}")),
                 other => other,
             })?;
@@ -135,15 +135,30 @@ fn header_len(data: &[u8]) -> Result<usize, &'static str> {
     if at > data.len() { Err("truncated header") } else { Ok(at) }
 }
 
+/// Deflate's largest expansion: a 258-byte match in under two bits (RFC 1951 §3.2.5) is at
+/// most about 1032 output bytes per input byte.
+const MAX_EXPANSION: usize = 1032;
+
+/// The output size to make room for first: the ISIZE of the body's last member (RFC 1952
+/// §2.3.1: the last 4 bytes, the uncompressed size modulo 2³²), which is exact for the
+/// usual single-member answer. Only a hint: a wrong one costs a second allocation, and it is
+/// capped by what `input` could inflate to.
+fn size_hint(member: &[u8]) -> usize {
+    let Some(isize) = member.len().checked_sub(4).and_then(|at| member.get(at..)) else { return 0 };
+    let isize = u32::from_le_bytes([isize[0], isize[1], isize[2], isize[3]]) as usize;
+    isize.min(member.len().saturating_mul(MAX_EXPANSION))
+}
+
 /// Inflates one raw deflate stream from `input` onto `out` (whose bytes from `start` are this
-/// stream's output so far), keeping `out` at most `max` bytes. Returns how many input bytes
-/// the stream took.
+/// stream's output so far), keeping `out` at most `max` bytes; `hint` is the expected output
+/// size (0: unknown). Returns how many input bytes the stream took.
 fn inflate(
     decompressor: &mut DecompressorOxide,
     input: &[u8],
     out: &mut Vec<u8>,
     start: usize,
     max: usize,
+    hint: usize,
 ) -> Result<usize, Gzip> {
     let mut consumed = 0;
     let mut written = out.len();
@@ -154,7 +169,12 @@ fn inflate(
             if written >= ceiling {
                 return Err(Gzip::TooLarge);
             }
-            let grow = (written - start).max(input.len()).clamp(4096, 1 << 20);
+            let grow = if written == start && hint > 0 {
+                // One byte more than the hint: room to see the end of the stream.
+                hint.saturating_add(1)
+            } else {
+                (written - start).max(input.len()).clamp(4096, 1 << 20)
+            };
             out.resize(written.saturating_add(grow).min(ceiling), 0);
         }
         // The output of earlier members is not part of this stream's window.
@@ -291,6 +311,20 @@ pub(crate) mod tests {
     fn crc32_matches_the_check_value() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn the_size_hint_is_the_last_isize_capped_by_what_the_input_can_inflate_to() {
+        let body = gzip_compressed(&[7; 5000], 0);
+        assert_eq!(size_hint(&body), 5000);
+        let mut lying = body.clone();
+        let at = lying.len() - 4;
+        lying[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(size_hint(&lying), lying.len() * MAX_EXPANSION);
+        assert_eq!(size_hint(&[1, 2, 3]), 0);
+        // A lying ISIZE only sizes the first allocation: the trailer check still fails.
+        let error = decode(Some("gzip"), &lying, 1 << 20).unwrap_err();
+        assert!(matches!(&error, Error::Transport(t) if t.message.contains("ISIZE")), "{error:?}");
     }
 
     #[test]
