@@ -143,7 +143,8 @@ impl<'a> Exchange<'a> {
         let mut response: Option<Answer> = None;
         // Which steps `poll` said can move; every step is tried once before the first poll.
         // A host may answer at once: the Python host (python/src/metald_client/_host.py)
-        // sends the request when the guest first asks for the response, so it needs no poll.
+        // sends the request when the guest first asks for the response and never needs a
+        // poll (wasmtime-py 50 traps lifting poll's list of borrowed pollables; README, Python).
         let mut upload_due = true;
         let mut head_due = true;
         let mut body_due = false;
