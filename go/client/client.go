@@ -165,23 +165,27 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 
 func clientOptions(cfg Config) (metald.ClientOptions, error) {
 	o := metald.ClientOptions{Server: cfg.ServerAddress, UserId: cfg.UserID, TenantId: cfg.TenantID, Retries: cfg.Retries}
-	switch cfg.Codec {
-	case "", "proto":
-	case "json":
-		c := metald.CodecJson
-		o.Codec = &c
-	default:
-		return o, fmt.Errorf("metald client: Config.Codec %q: use \"proto\" or \"json\"", cfg.Codec)
+	var err error
+	if o.Codec, err = choice("Codec", cfg.Codec, "proto", "json", metald.CodecJson); err != nil {
+		return o, err
 	}
-	switch cfg.Compression {
-	case "", "gzip":
-	case "identity":
-		c := metald.CompressionIdentity
-		o.Compression = &c
-	default:
-		return o, fmt.Errorf("metald client: Config.Compression %q: use \"gzip\" or \"identity\"", cfg.Compression)
+	if o.Compression, err = choice("Compression", cfg.Compression, "gzip", "identity", metald.CompressionIdentity); err != nil {
+		return o, err
 	}
 	return o, nil
+}
+
+// choice maps the string of the two-valued Config field `field` to the WIT enum case it
+// names: "" or dflt leave the option unset (the component's default, the same case), alt
+// gives altCase, and anything else is an error naming the field.
+func choice[T any](field, value, dflt, alt string, altCase T) (*T, error) {
+	switch value {
+	case "", dflt:
+		return nil, nil
+	case alt:
+		return &altCase, nil
+	}
+	return nil, fmt.Errorf("metald client: Config.%s %q: use %q or %q", field, value, dflt, alt)
 }
 
 // Close releases the client's connections and TLS source. Calls in flight finish first.
