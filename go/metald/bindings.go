@@ -3660,9 +3660,5 @@ var Imports = []cabi.Import{
 		c.Host.(Host).DropFutureIncomingResponse(ctx, WasiHttpFutureIncomingResponse(a.Raw(0)))
 	}},
 	{Func: &cabi.Func{Module: "[export]metald:client/builder@0.1.0", Name: "[resource-new]vm-config-builder", CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}}, Resource: resVmConfigBuilder, Intrinsic: cabi.ResourceNew},
-	{Func: &cabi.Func{Module: "[export]metald:client/builder@0.1.0", Name: "[resource-rep]vm-config-builder", CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}}, Resource: resVmConfigBuilder, Intrinsic: cabi.ResourceRep},
-	{Func: &cabi.Func{Module: "[export]metald:client/builder@0.1.0", Name: "[resource-drop]vm-config-builder", CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{}}, Resource: resVmConfigBuilder, Intrinsic: cabi.ResourceDrop},
 	{Func: &cabi.Func{Module: "[export]metald:client/client@0.1.0", Name: "[resource-new]client", CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}}, Resource: resClient, Intrinsic: cabi.ResourceNew},
-	{Func: &cabi.Func{Module: "[export]metald:client/client@0.1.0", Name: "[resource-rep]client", CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{cabi.FlatI32}}, Resource: resClient, Intrinsic: cabi.ResourceRep},
-	{Func: &cabi.Func{Module: "[export]metald:client/client@0.1.0", Name: "[resource-drop]client", CoreParams: []cabi.FlatType{cabi.FlatI32}, CoreResults: []cabi.FlatType{}}, Resource: resClient, Intrinsic: cabi.ResourceDrop},
 }

@@ -837,21 +837,17 @@ impl Emitter<'_> {
             let _ = writeln!(self.out, "\t\tc.Host.(Host).{method}(ctx, {res}(a.Raw(0)))");
             self.w("\t}},");
         }
-        // Intrinsics of exported resources.
+        // Intrinsics of exported resources: the ones the core module imports.
         for (i, r) in self.m.resources.iter().enumerate() {
             if !r.exported {
                 continue;
             }
             let res = self.resource_go(i);
-            for (intrinsic, params, results) in [
-                ("ResourceNew", "cabi.FlatI32", "cabi.FlatI32"),
-                ("ResourceRep", "cabi.FlatI32", "cabi.FlatI32"),
-                ("ResourceDrop", "cabi.FlatI32", ""),
-            ] {
-                let wit = match intrinsic {
-                    "ResourceNew" => "[resource-new]",
-                    "ResourceRep" => "[resource-rep]",
-                    _ => "[resource-drop]",
+            for &wit in &r.intrinsics {
+                let (intrinsic, params, results) = match wit {
+                    "[resource-new]" => ("ResourceNew", "cabi.FlatI32", "cabi.FlatI32"),
+                    "[resource-rep]" => ("ResourceRep", "cabi.FlatI32", "cabi.FlatI32"),
+                    _ => ("ResourceDrop", "cabi.FlatI32", ""),
                 };
                 let _ = writeln!(
                     self.out,

@@ -270,6 +270,9 @@ pub struct Resource {
     pub dtor: Option<String>,
     /// For exported resources: the core import module of `[resource-new]` etc.
     pub intrinsic_module: Option<String>,
+    /// For exported resources: which of [`INTRINSICS`] the core module imports (the
+    /// optimiser drops those the guest never calls).
+    pub intrinsics: Vec<&'static str>,
     /// Doc comment.
     pub docs: String,
 }
@@ -452,8 +455,21 @@ pub fn build(resolve: &Resolve, world: WorldId, core: &CoreNames) -> Result<Mode
             b.interface(key, *id, direction, core)?;
         }
     }
+    for r in &mut b.model.resources {
+        if let Some(module) = &r.intrinsic_module {
+            r.intrinsics = INTRINSICS
+                .into_iter()
+                .filter(|intrinsic| {
+                    core.imports.contains(&(module.clone(), format!("{intrinsic}{}", r.name)))
+                })
+                .collect();
+        }
+    }
     Ok(b.model)
 }
+
+/// The canonical ABI's built-ins for an exported resource, as core import name prefixes.
+pub const INTRINSICS: [&str; 3] = ["[resource-new]", "[resource-rep]", "[resource-drop]"];
 
 impl Builder<'_> {
     fn owner(&self, id: InterfaceId) -> Owner {
@@ -592,6 +608,7 @@ impl Builder<'_> {
             exported,
             dtor,
             intrinsic_module,
+            intrinsics: Vec::new(),
             docs: def.docs.contents.clone().unwrap_or_default(),
         });
         let i = self.model.resources.len() - 1;
