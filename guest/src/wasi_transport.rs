@@ -85,8 +85,8 @@ impl Transport for WasiTransport {
     }
 }
 
-/// One request/response exchange. Pollables are made once, when first waited on, and
-/// reused: every `wasi` call crosses into the host.
+/// One request/response exchange. Pollables are made once and reused, the I/O ones when
+/// first waited on: every `wasi` call crosses into the host.
 struct Exchange<'a> {
     authority: &'a str,
     /// Monotonic time by which the exchange must be over.
@@ -110,9 +110,11 @@ impl<'a> Exchange<'a> {
             fail(ErrorCode::Internal, format!("malformed URL {:?}", request.url), Stage::NotSent)
         })?;
         self.authority = authority;
-        // Ready once the deadline has passed; made at the first wait (a host that answers at
-        // once never needs it).
-        let mut timer: Option<Pollable> = None;
+        // Ready once the deadline has passed. Made before the request, though only a wait
+        // polls it: a host that does the I/O inside `get` and `read` bounds it by the
+        // deadline the guest holds a pollable for (python/src/metald_client/_host.py,
+        // `_guest_deadline`).
+        let timer = monotonic_clock::subscribe_instant(self.deadline);
         let entries: Vec<(String, Vec<u8>)> =
             request.headers.iter().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect();
         let fields = Fields::from_list(&entries).map_err(|e| {
@@ -174,7 +176,7 @@ impl<'a> Exchange<'a> {
             }
             // Nothing can move: block until one of the waiting steps, or the deadline, can.
             let mut waiting: Vec<&Pollable> = Vec::with_capacity(3);
-            waiting.push(timer.get_or_insert_with(|| monotonic_clock::subscribe_instant(self.deadline)));
+            waiting.push(&timer);
             let upload_at = match upload.pollable() {
                 Some(ready) if writing == Progress::Blocked => {
                     waiting.push(ready);
@@ -229,7 +231,6 @@ impl<'a> Exchange<'a> {
         })?;
         Ok(Some(Answer {
             ready: None,
-            expected: declared,
             stream,
             _incoming: incoming,
             _response: response,
@@ -454,8 +455,6 @@ struct Answer {
     /// Made the first time a read finds nothing yet: a body that came with the head never
     /// needs one.
     ready: Option<Pollable>,
-    /// The `content-length` the head declared.
-    expected: Option<u64>,
     stream: InputStream,
     _incoming: IncomingBody,
     _response: IncomingResponse,
@@ -465,14 +464,12 @@ struct Answer {
 }
 
 impl Answer {
-    /// Reads what the body has now; `Finished` at its end: the stream's end, or as many
-    /// bytes as the `content-length` declared (RFC 9112 §6.3: that is the message's end, so
-    /// no further read and wait is spent on learning that the stream ends there).
+    /// Reads what the body has now; `Finished` at its end. The stream is read to its end
+    /// even when a `content-length` says all bytes are in: a host may return a connection to
+    /// its pool only after the body's end (the Python host does; test_transport.py,
+    /// `test_a_read_is_retried_on_a_pooled_connection`).
     fn read(&mut self, exchange: &Exchange<'_>, max_body: u32) -> Result<Progress, Failure> {
         loop {
-            if self.expected.is_some_and(|length| self.body.len() as u64 >= length) {
-                return Ok(Progress::Finished);
-            }
             match self.stream.read(READ_CHUNK) {
                 Ok(chunk) if chunk.is_empty() => return Ok(Progress::Blocked),
                 Ok(chunk) => {
