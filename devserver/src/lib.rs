@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod faults;
+mod json_lines;
 pub mod request_log;
 mod rewrite;
 pub mod server;

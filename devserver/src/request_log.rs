@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use crate::json_lines::JsonLines;
+
 /// One answered request (a line of a request log file).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RequestRecord {
@@ -34,18 +36,15 @@ pub struct RequestLogError {
 #[derive(Debug, Default)]
 pub struct RequestLog {
     seen: Mutex<Vec<RequestRecord>>,
-    file: Option<Mutex<std::fs::File>>,
+    file: Option<JsonLines>,
 }
 
 impl RequestLog {
     /// A log that also appends every record to `path` (created if missing).
     pub fn to_file(path: &Path) -> Result<RequestLog, RequestLogError> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let file = JsonLines::open(path, "request log")
             .map_err(|source| RequestLogError { path: path.display().to_string(), source })?;
-        Ok(RequestLog { seen: Mutex::default(), file: Some(Mutex::new(file)) })
+        Ok(RequestLog { seen: Mutex::default(), file: Some(file) })
     }
 
     /// Every request answered so far.
@@ -54,14 +53,8 @@ impl RequestLog {
     }
 
     pub(crate) fn record(&self, record: RequestRecord) {
-        if let Some(file) = &self.file
-            && let Ok(line) = serde_json::to_string(&record)
-        {
-            use std::io::Write;
-            let mut file = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Err(error) = writeln!(file, "{line}") {
-                tracing::warn!(%error, "cannot append to the request log");
-            }
+        if let Some(file) = &self.file {
+            file.append(&record);
         }
         self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(record);
     }

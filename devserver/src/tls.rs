@@ -11,6 +11,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use tokio::net::TcpStream;
 
+use crate::json_lines::JsonLines;
 use crate::server::{Accepting, Acceptor, Io};
 
 /// Why a TLS listener could not be set up.
@@ -43,7 +44,7 @@ pub enum TlsSetupError {
 #[derive(Debug, Default)]
 pub struct PeerLog {
     seen: Mutex<Vec<CertificateDer<'static>>>,
-    file: Option<Mutex<std::fs::File>>,
+    file: Option<JsonLines>,
 }
 
 /// One line of a peer log file: a TLS client that completed a handshake.
@@ -78,12 +79,9 @@ impl PeerRecord {
 impl PeerLog {
     /// A log that also appends every record to `path` (created if missing).
     pub fn to_file(path: &Path) -> Result<PeerLog, TlsSetupError> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let file = JsonLines::open(path, "peer log")
             .map_err(|e| file_error(path, format!("cannot open the peer log: {e}")))?;
-        Ok(PeerLog { seen: Mutex::default(), file: Some(Mutex::new(file)) })
+        Ok(PeerLog { seen: Mutex::default(), file: Some(file) })
     }
 
     /// Every client leaf certificate seen so far.
@@ -92,14 +90,10 @@ impl PeerLog {
     }
 
     fn record(&self, cert: CertificateDer<'static>, alpn: Option<&[u8]>) {
-        if let Some(file) = &self.file {
-            use std::io::Write;
-            if let Some(line) = PeerRecord::of(&cert, alpn).and_then(|r| serde_json::to_string(&r).ok()) {
-                let mut file = file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if let Err(error) = writeln!(file, "{line}") {
-                    tracing::warn!(%error, "cannot append to the peer log");
-                }
-            }
+        if let Some(file) = &self.file
+            && let Some(record) = PeerRecord::of(&cert, alpn)
+        {
+            file.append(&record);
         }
         self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(cert);
     }
