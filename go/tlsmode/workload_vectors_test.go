@@ -1,13 +1,13 @@
 package tlsmode
 
 import (
-	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+
+	"github.com/metald/metald-client/go/internal/testenv"
 )
 
 // workloadVectors are the shared SPIFFE Workload API vectors
@@ -29,14 +29,7 @@ type workloadVectors struct {
 
 func readWorkloadVectors(t *testing.T) workloadVectors {
 	t.Helper()
-	data, err := os.ReadFile("../../testdata/spiffe-workload-api.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v workloadVectors
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatalf("testdata/spiffe-workload-api.json: %v", err)
-	}
+	v := testenv.Vectors[workloadVectors](t, "spiffe-workload-api.json")
 	if len(v.Sockets) == 0 || len(v.SVIDSelection) == 0 {
 		t.Fatal("testdata/spiffe-workload-api.json has no cases")
 	}

@@ -1,11 +1,11 @@
 package transport
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/metald/metald-client/go/internal/testenv"
 )
 
 // allowVectors are the shared allow-list vectors (testdata/allow-list.json), which the
@@ -26,14 +26,7 @@ type allowVectors struct {
 
 func readAllowVectors(t *testing.T) allowVectors {
 	t.Helper()
-	data, err := os.ReadFile("../../testdata/allow-list.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v allowVectors
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatalf("testdata/allow-list.json: %v", err)
-	}
+	v := testenv.Vectors[allowVectors](t, "allow-list.json")
 	if len(v.Entries) == 0 || len(v.Requests) == 0 {
 		t.Fatal("testdata/allow-list.json has no cases")
 	}

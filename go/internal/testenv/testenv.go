@@ -5,6 +5,7 @@ package testenv
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -96,4 +97,19 @@ func StartDevServer(metaldHost string, args ...string) (url string, stop func(),
 		return "", nil, fmt.Errorf("the dev server printed no URL: %w", err)
 	}
 	return strings.TrimSpace(line), stop, nil
+}
+
+// Vectors decodes testdata/<name>, the test vectors every host's tests share (the allow-list,
+// SPIFFE Workload API rules), into T; a file that is missing or does not decode fails t.
+func Vectors[T any](t testing.TB, name string) T {
+	t.Helper()
+	var v T
+	data, err := os.ReadFile(filepath.Join(RepoRoot(), "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatalf("testdata/%s: %v", name, err)
+	}
+	return v
 }
